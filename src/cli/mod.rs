@@ -1,0 +1,4 @@
+//! The command line: `lull serve` and the tools that talk to a running server.
+
+pub mod client;
+pub mod commands;

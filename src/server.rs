@@ -1,0 +1,189 @@
+//! The one HTTP port: routes each request by protocol to its front door.
+//! `serve(listener, app, shutdown)` is the single entry shared by the binary and the tests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::auth::{self, Credentials};
+use crate::clock::{Clock, SystemClock};
+use crate::engine::Engine;
+use crate::sqs::{self, SqsError};
+use crate::store::embedded::EmbeddedStore;
+use crate::store::{Store, StoreError};
+
+/// Largest request body read. A maximal SQS batch in the query protocol (percent-encoded) fits.
+pub const MAX_BODY: usize = 6 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub region: String,
+    pub account: String,
+    pub data_dir: PathBuf,
+    pub credentials: Vec<(String, String)>,
+}
+
+/// Everything a running server owns.
+#[derive(Clone)]
+pub struct App {
+    pub engine: Engine,
+    settings: Arc<Settings>,
+    credentials: Arc<Credentials>,
+    embedded: Option<Arc<EmbeddedStore>>,
+}
+
+impl App {
+    /// Opens the embedded store in `settings.data_dir` and builds the engine on it.
+    pub fn open(settings: Settings) -> Result<App, StoreError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(EmbeddedStore::open(&settings.data_dir, clock.now_ms())?);
+        let engine = Engine::new(
+            store.clone() as Arc<dyn Store>,
+            clock,
+            settings.account.clone(),
+        );
+        Ok(App {
+            engine,
+            credentials: Arc::new(Credentials::new(settings.credentials.iter().cloned())),
+            settings: Arc::new(settings),
+            embedded: Some(store),
+        })
+    }
+
+    fn router(self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .fallback(dispatch)
+            .with_state(self)
+    }
+
+    /// Ends long polls and flushes the store.
+    pub fn close(&self) {
+        self.engine.close();
+        if let Some(s) = &self.embedded {
+            s.close();
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains requests and flushes the store.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let closer = app.clone();
+    let router = app.router();
+    let result = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        closer.engine.close();
+    })
+    .await;
+    result
+}
+
+async fn dispatch(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = SqsError::RequestTooLarge(MAX_BODY);
+            return match target {
+                Some(_) => sqs::json::error(&e, &request_id),
+                None => sqs::query::error(&e, &request_id),
+            };
+        }
+    };
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost:4566")
+        .to_string();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or("").to_string();
+
+    let identity = if app.credentials.is_empty() {
+        None
+    } else {
+        let req = auth::sigv4::RequestParts {
+            method: parts.method.as_str(),
+            path: &path,
+            query: &query,
+            headers: &parts.headers,
+            body: &body,
+        };
+        match auth::sigv4::verify(&req, &app.credentials, std::time::SystemTime::now()) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                let status = match e.code() {
+                    "IncompleteSignature" | "RequestExpired" => 400,
+                    _ => 403,
+                };
+                let err = SqsError::Auth(e.code(), e.message(), status);
+                return match target {
+                    Some(_) => sqs::json::error(&err, &request_id),
+                    None => sqs::query::error(&err, &request_id),
+                };
+            }
+        }
+    };
+    let region = identity
+        .as_ref()
+        .map(|i| i.region.clone())
+        .or_else(|| auth::sigv4::scope(&parts.headers, &query).map(|(r, _)| r))
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| app.settings.region.clone());
+    let ctx = sqs::Ctx {
+        engine: app.engine.clone(),
+        region,
+        host,
+        sender_id: identity
+            .map(|i| i.access_key_id)
+            .unwrap_or_else(|| app.settings.account.clone()),
+    };
+
+    if let Some(target) = target {
+        return match target.strip_prefix("AmazonSQS.") {
+            Some(action) => sqs::json::handle(&ctx, action, &body, &request_id).await,
+            None => sqs::json::error(&SqsError::InvalidAction(target), &request_id),
+        };
+    }
+    if parts.method != Method::POST && parts.method != Method::GET {
+        return (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response();
+    }
+    let form = is_form(&parts.headers);
+    sqs::query::handle(
+        &ctx,
+        &path,
+        &query,
+        if form { &body } else { &[] },
+        &request_id,
+    )
+    .await
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+}

@@ -1,0 +1,128 @@
+//! The storage seam. A store makes the engine's queue state durable and answers the engine's
+//! state-changing questions atomically: "claim up to N deliverable messages", "send unless this
+//! deduplication id was seen", "move this message to its dead-letter queue". Claims are the store's
+//! business because on a shared database (several lull nodes) they must be single statements, not
+//! read-then-write races.
+//!
+//! Validation, digests, long polling and protocol shapes stay in the engine; every backend runs the
+//! same conformance suite (`tests/engine_conformance.rs`).
+
+pub mod embedded;
+
+use async_trait::async_trait;
+
+use crate::clock::Millis;
+use crate::engine::message::{NewMessage, ReceiptHandle, Received, Sent};
+use crate::engine::queue::{QueueKey, QueueRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+/// Where a receive sends messages that have been received too often.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub queue: QueueKey,
+    pub max_receive_count: u32,
+    /// ARN of the source queue, remembered on the message for a later redrive.
+    pub source_arn: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub max: usize,
+    pub visibility_ms: u64,
+    pub dead_letter: Option<DeadLetter>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+/// Result of trying to act on a receipt handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOutcome {
+    Done,
+    /// The message is gone already (deleted, expired, moved): nothing to do.
+    Gone,
+    /// The message was received again since this handle was issued, or is not in flight.
+    Stale,
+}
+
+/// Where `move_messages` sends each message.
+#[derive(Debug, Clone)]
+pub enum MoveDestination {
+    Queue(QueueKey),
+    /// Back to the queue each message was dead-lettered from.
+    Origin,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates the queue unless one with that key exists; returns the stored record either way and
+    /// whether it was created now.
+    async fn create_queue(&self, record: QueueRecord) -> Result<(QueueRecord, bool), StoreError>;
+    /// Replaces a queue's attributes and tags. False when the queue does not exist.
+    async fn update_queue(&self, record: QueueRecord) -> Result<bool, StoreError>;
+    async fn get_queue(&self, key: &QueueKey) -> Result<Option<QueueRecord>, StoreError>;
+    /// All queues of a region whose name starts with `prefix`, sorted by name.
+    async fn list_queues(&self, region: &str, prefix: &str)
+        -> Result<Vec<QueueRecord>, StoreError>;
+    /// Deletes a queue with all its messages. False when it did not exist.
+    async fn delete_queue(&self, key: &QueueKey) -> Result<bool, StoreError>;
+
+    /// Stores messages durably (all or none), applying FIFO deduplication. `None` when the queue
+    /// does not exist.
+    async fn send(
+        &self,
+        key: &QueueKey,
+        messages: Vec<NewMessage>,
+        now: Millis,
+    ) -> Result<Option<Vec<Sent>>, StoreError>;
+    /// Claims up to `max` deliverable messages, making them invisible for `visibility_ms`.
+    /// FIFO queues: oldest groups first, messages of a group in order, never from a group that has
+    /// a message in flight. Messages already received `max_receive_count` times go to the
+    /// dead-letter queue instead. `None` when the queue does not exist.
+    async fn claim(
+        &self,
+        key: &QueueKey,
+        request: ClaimRequest,
+        now: Millis,
+    ) -> Result<Option<Vec<Received>>, StoreError>;
+    async fn delete_message(
+        &self,
+        key: &QueueKey,
+        receipt: ReceiptHandle,
+        now: Millis,
+    ) -> Result<Option<ReceiptOutcome>, StoreError>;
+    async fn change_visibility(
+        &self,
+        key: &QueueKey,
+        receipt: ReceiptHandle,
+        visibility_ms: u64,
+        now: Millis,
+    ) -> Result<Option<ReceiptOutcome>, StoreError>;
+    /// Deletes every message of the queue. False when it does not exist.
+    async fn purge(&self, key: &QueueKey) -> Result<bool, StoreError>;
+    async fn counts(&self, key: &QueueKey, now: Millis) -> Result<Option<Counts>, StoreError>;
+    /// The earliest instant a currently invisible message of this queue becomes visible.
+    async fn next_visible_at(&self, key: &QueueKey) -> Result<Option<Millis>, StoreError>;
+    /// Moves up to `max` visible messages from `from` to their destination, oldest first, and
+    /// returns how many moved.
+    async fn move_messages(
+        &self,
+        from: &QueueKey,
+        to: &MoveDestination,
+        max: usize,
+        now: Millis,
+    ) -> Result<usize, StoreError>;
+}

@@ -1,0 +1,3 @@
+//! Wire codecs shared by the AWS front doors.
+
+pub mod query;
