@@ -220,9 +220,11 @@ impl Engine {
         let max = match max {
             None => 1,
             Some(m @ 1..=10) => m as usize,
-            Some(m) => return Err(EngineError::InvalidParameterValue(format!(
+            Some(m) => {
+                return Err(EngineError::InvalidParameterValue(format!(
                 "Value {m} for parameter MaxResults is invalid. Reason: Must be between 1 and 10."
-            ))),
+            )))
+            }
         };
         let source = QueueKey::from_arn(source_arn).ok_or_else(|| {
             EngineError::ResourceNotFound(

@@ -15,7 +15,7 @@ struct CreateQueue {
     queue_name: String,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, rename = "tags")]
     tags: BTreeMap<String, String>,
 }
 

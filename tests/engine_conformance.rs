@@ -1,0 +1,780 @@
+//! The engine's conformance suite, written once and run against every store backend with a
+//! driven clock: a day of visibility timeouts, delays and retention runs in milliseconds.
+//!
+//! A backend only has to provide `Backend::open` (which may be called again on the same data to
+//! simulate a restart) to be held to every behaviour below.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lull::clock::{Clock, ManualClock};
+use lull::engine::{Engine, EngineError, QueueKey, ReceiveRequest, SendRequest};
+use lull::store::embedded::EmbeddedStore;
+use lull::store::Store;
+
+const ACCOUNT: &str = "123456789012";
+const START_MS: u64 = 1_700_000_000_000;
+
+/// A store backend under test.
+trait Backend {
+    /// Opens the store on this backend's data (again, after `close`, to simulate a restart).
+    fn open(&self, now: u64) -> Arc<dyn Store>;
+    /// Releases the store so that it can be opened again.
+    fn close(&self, store: Arc<dyn Store>);
+}
+
+struct Embedded {
+    dir: tempfile::TempDir,
+    handle: std::sync::Mutex<Option<Arc<EmbeddedStore>>>,
+}
+
+impl Embedded {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            handle: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Backend for Embedded {
+    fn open(&self, now: u64) -> Arc<dyn Store> {
+        let s = Arc::new(EmbeddedStore::open(self.dir.path(), now).expect("open store"));
+        *self.handle.lock().unwrap() = Some(s.clone());
+        s
+    }
+    fn close(&self, store: Arc<dyn Store>) {
+        drop(store);
+        if let Some(s) = self.handle.lock().unwrap().take() {
+            s.close();
+        }
+    }
+}
+
+struct Harness<B: Backend> {
+    backend: B,
+    clock: Arc<ManualClock>,
+    store: Option<Arc<dyn Store>>,
+    engine: Engine,
+}
+
+impl<B: Backend> Harness<B> {
+    fn new(backend: B) -> Self {
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let store = backend.open(clock.now_ms());
+        let engine = Engine::new(store.clone(), clock.clone(), ACCOUNT);
+        Self {
+            backend,
+            clock,
+            store: Some(store),
+            engine,
+        }
+    }
+
+    /// Simulates a restart: the store is closed and reopened on the same data.
+    fn restart(&mut self) {
+        let old = std::mem::replace(
+            &mut self.engine,
+            Engine::new(Arc::new(Dummy), self.clock.clone(), ACCOUNT),
+        );
+        drop(old);
+        if let Some(s) = self.store.take() {
+            self.backend.close(s);
+        }
+        let store = self.backend.open(self.clock.now_ms());
+        self.engine = Engine::new(store.clone(), self.clock.clone(), ACCOUNT);
+        self.store = Some(store);
+    }
+
+    fn advance(&self, secs: u64) {
+        self.clock.advance_secs(secs);
+    }
+
+    async fn queue(&self, name: &str, attrs: &[(&str, &str)]) -> QueueKey {
+        let key = QueueKey::new("us-east-1", name);
+        let attrs: BTreeMap<String, String> = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.engine
+            .create_queue(key.clone(), attrs, BTreeMap::new())
+            .await
+            .expect("create queue");
+        key
+    }
+
+    async fn send(&self, q: &QueueKey, body: &str) -> String {
+        self.send_req(
+            q,
+            SendRequest {
+                body: body.into(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    async fn send_group(&self, q: &QueueKey, body: &str, group: &str) -> String {
+        self.send_req(
+            q,
+            SendRequest {
+                body: body.into(),
+                group_id: Some(group.into()),
+                dedup_id: Some(format!("{group}-{body}")),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    async fn send_req(&self, q: &QueueKey, r: SendRequest) -> String {
+        let mut out = self.engine.send(q, vec![r]).await.expect("send");
+        out.pop().expect("one result").expect("sent").id
+    }
+
+    async fn receive(&self, q: &QueueKey, max: i64) -> Vec<(String, String)> {
+        self.receive_vis(q, max, None).await
+    }
+
+    /// Returns (body, receipt handle) pairs.
+    async fn receive_vis(&self, q: &QueueKey, max: i64, vis: Option<i64>) -> Vec<(String, String)> {
+        self.engine
+            .receive(
+                q,
+                ReceiveRequest {
+                    max_messages: Some(max),
+                    visibility_timeout: vis,
+                    wait_seconds: Some(0),
+                },
+            )
+            .await
+            .expect("receive")
+            .into_iter()
+            .map(|r| (r.message.body, r.receipt_handle))
+            .collect()
+    }
+
+    async fn delete(&self, q: &QueueKey, receipt: &str) {
+        let out = self
+            .engine
+            .delete_messages(q, &[receipt.to_string()])
+            .await
+            .expect("delete");
+        assert!(out.iter().all(|r| r.is_ok()));
+    }
+
+    async fn counts(&self, q: &QueueKey) -> (u64, u64, u64) {
+        let c = self.engine.counts(q).await.expect("counts");
+        (c.visible, c.in_flight, c.delayed)
+    }
+}
+
+/// Placeholder store used only while swapping stores during a restart.
+struct Dummy;
+#[async_trait::async_trait]
+impl Store for Dummy {
+    async fn create_queue(
+        &self,
+        r: lull::engine::QueueRecord,
+    ) -> Result<(lull::engine::QueueRecord, bool), lull::store::StoreError> {
+        Ok((r, false))
+    }
+    async fn update_queue(
+        &self,
+        _: lull::engine::QueueRecord,
+    ) -> Result<bool, lull::store::StoreError> {
+        Ok(false)
+    }
+    async fn get_queue(
+        &self,
+        _: &QueueKey,
+    ) -> Result<Option<lull::engine::QueueRecord>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn list_queues(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Vec<lull::engine::QueueRecord>, lull::store::StoreError> {
+        Ok(vec![])
+    }
+    async fn delete_queue(&self, _: &QueueKey) -> Result<bool, lull::store::StoreError> {
+        Ok(false)
+    }
+    async fn send(
+        &self,
+        _: &QueueKey,
+        _: Vec<lull::engine::message::NewMessage>,
+        _: u64,
+    ) -> Result<Option<Vec<lull::engine::message::Sent>>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn claim(
+        &self,
+        _: &QueueKey,
+        _: lull::store::ClaimRequest,
+        _: u64,
+    ) -> Result<Option<Vec<lull::engine::Received>>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn delete_message(
+        &self,
+        _: &QueueKey,
+        _: lull::engine::message::ReceiptHandle,
+        _: u64,
+    ) -> Result<Option<lull::store::ReceiptOutcome>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn change_visibility(
+        &self,
+        _: &QueueKey,
+        _: lull::engine::message::ReceiptHandle,
+        _: u64,
+        _: u64,
+    ) -> Result<Option<lull::store::ReceiptOutcome>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn purge(&self, _: &QueueKey) -> Result<bool, lull::store::StoreError> {
+        Ok(false)
+    }
+    async fn counts(
+        &self,
+        _: &QueueKey,
+        _: u64,
+    ) -> Result<Option<lull::store::Counts>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn next_visible_at(&self, _: &QueueKey) -> Result<Option<u64>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn move_messages(
+        &self,
+        _: &QueueKey,
+        _: &lull::store::MoveDestination,
+        _: usize,
+        _: u64,
+    ) -> Result<usize, lull::store::StoreError> {
+        Ok(0)
+    }
+}
+
+fn bodies(got: &[(String, String)]) -> Vec<&str> {
+    got.iter().map(|(b, _)| b.as_str()).collect()
+}
+
+// ---- the suite --------------------------------------------------------------------------
+
+async fn send_receive_delete<B: Backend>(h: Harness<B>) {
+    let q = h.queue("basic", &[]).await;
+    h.send(&q, "one").await;
+    h.send(&q, "two").await;
+    assert_eq!(h.counts(&q).await, (2, 0, 0));
+    let got = h.receive(&q, 10).await;
+    assert_eq!(bodies(&got), ["one", "two"]);
+    assert_eq!(h.counts(&q).await, (0, 2, 0));
+    for (_, r) in &got {
+        h.delete(&q, r).await;
+    }
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
+    assert!(h.receive(&q, 10).await.is_empty());
+}
+
+async fn visibility_timeout_hides_then_redelivers<B: Backend>(h: Harness<B>) {
+    let q = h.queue("vis", &[("VisibilityTimeout", "30")]).await;
+    h.send(&q, "m").await;
+    assert_eq!(h.receive(&q, 1).await.len(), 1);
+    h.advance(29);
+    assert!(
+        h.receive(&q, 1).await.is_empty(),
+        "still invisible before the timeout"
+    );
+    h.advance(1);
+    let again = h
+        .engine
+        .receive(
+            &q,
+            ReceiveRequest {
+                max_messages: Some(1),
+                wait_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message.receive_count, 2);
+    assert_eq!(again[0].message.first_receive_ms, Some(START_MS));
+}
+
+async fn per_receive_visibility_and_change_visibility<B: Backend>(h: Harness<B>) {
+    let q = h.queue("chvis", &[]).await;
+    h.send(&q, "m").await;
+    let got = h.receive_vis(&q, 1, Some(5)).await;
+    let receipt = got[0].1.clone();
+    // Extend to 100 s: not visible at 50 s.
+    let r = h
+        .engine
+        .change_visibility(&q, &[(receipt.clone(), 100)])
+        .await
+        .unwrap();
+    assert!(r[0].is_ok());
+    h.advance(50);
+    assert!(h.receive(&q, 1).await.is_empty());
+    // Zero makes it visible at once.
+    h.engine
+        .change_visibility(&q, &[(receipt.clone(), 0)])
+        .await
+        .unwrap();
+    let got = h.receive(&q, 1).await;
+    assert_eq!(bodies(&got), ["m"]);
+    // The old handle is stale now.
+    let r = h
+        .engine
+        .change_visibility(&q, &[(receipt, 10)])
+        .await
+        .unwrap();
+    assert!(matches!(r[0], Err(EngineError::MessageNotInflight)));
+}
+
+async fn stale_receipt_does_not_delete<B: Backend>(h: Harness<B>) {
+    let q = h.queue("stale", &[("VisibilityTimeout", "10")]).await;
+    h.send(&q, "m").await;
+    let first = h.receive(&q, 1).await;
+    h.advance(10);
+    let second = h.receive(&q, 1).await;
+    assert_eq!(second.len(), 1);
+    h.delete(&q, &first[0].1).await;
+    assert_eq!(
+        h.counts(&q).await,
+        (0, 1, 0),
+        "old handle must not delete the redelivered message"
+    );
+    h.delete(&q, &second[0].1).await;
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
+    let forged = h
+        .engine
+        .delete_messages(&q, &["forged".to_string()])
+        .await
+        .unwrap();
+    assert!(matches!(
+        forged[0],
+        Err(EngineError::ReceiptHandleIsInvalid(_))
+    ));
+}
+
+async fn delays_per_queue_and_per_message<B: Backend>(h: Harness<B>) {
+    let q = h.queue("delay", &[("DelaySeconds", "10")]).await;
+    h.send(&q, "queue-delay").await;
+    h.send_req(
+        &q,
+        SendRequest {
+            body: "msg-delay".into(),
+            delay_seconds: Some(20),
+            ..Default::default()
+        },
+    )
+    .await;
+    h.send_req(
+        &q,
+        SendRequest {
+            body: "no-delay".into(),
+            delay_seconds: Some(0),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(h.counts(&q).await, (1, 0, 2));
+    assert_eq!(bodies(&h.receive(&q, 10).await), ["no-delay"]);
+    h.advance(10);
+    assert_eq!(bodies(&h.receive(&q, 10).await), ["queue-delay"]);
+    h.advance(10);
+    assert_eq!(bodies(&h.receive(&q, 10).await), ["msg-delay"]);
+}
+
+async fn retention_expires_old_messages<B: Backend>(h: Harness<B>) {
+    let q = h
+        .queue("retention", &[("MessageRetentionPeriod", "60")])
+        .await;
+    h.send(&q, "old").await;
+    h.advance(30);
+    h.send(&q, "new").await;
+    h.advance(30);
+    assert_eq!(bodies(&h.receive(&q, 10).await), ["new"]);
+}
+
+async fn fifo_orders_per_group_and_locks_groups_in_flight<B: Backend>(h: Harness<B>) {
+    let q = h.queue("order.fifo", &[("FifoQueue", "true")]).await;
+    for i in 0..3 {
+        h.send_group(&q, &format!("a{i}"), "A").await;
+        h.send_group(&q, &format!("b{i}"), "B").await;
+    }
+    let first = h.receive(&q, 2).await;
+    assert_eq!(
+        bodies(&first),
+        ["a0", "a1"],
+        "a batch takes a group's run in order"
+    );
+    // Group A is locked while a0/a1 are in flight; B proceeds.
+    let second = h.receive(&q, 10).await;
+    assert_eq!(bodies(&second), ["b0", "b1", "b2"]);
+    assert!(h.receive(&q, 10).await.is_empty());
+    // Deleting only a0 keeps A locked (a1 still in flight).
+    h.delete(&q, &first[0].1).await;
+    assert!(h.receive(&q, 10).await.is_empty());
+    // When a1's visibility runs out, A resumes with a1 again, in order.
+    h.advance(30);
+    let third = h.receive(&q, 10).await;
+    let a: Vec<&str> = bodies(&third)
+        .into_iter()
+        .filter(|b| b.starts_with('a'))
+        .collect();
+    assert_eq!(a, ["a1", "a2"]);
+}
+
+async fn fifo_deduplicates_for_five_minutes<B: Backend>(h: Harness<B>) {
+    let q = h
+        .queue(
+            "dedup.fifo",
+            &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+        )
+        .await;
+    let r = |body: &str| SendRequest {
+        body: body.into(),
+        group_id: Some("g".into()),
+        ..Default::default()
+    };
+    let id1 = h.send_req(&q, r("same")).await;
+    let id2 = h.send_req(&q, r("same")).await;
+    assert_eq!(id1, id2, "a duplicate returns the original id");
+    let explicit = SendRequest {
+        dedup_id: Some("d1".into()),
+        ..r("other")
+    };
+    let id3 = h.send_req(&q, explicit.clone()).await;
+    assert_eq!(h.send_req(&q, explicit.clone()).await, id3);
+    assert_eq!(h.counts(&q).await.0, 2);
+    h.advance(5 * 60);
+    let id4 = h.send_req(&q, r("same")).await;
+    assert_ne!(id1, id4, "after the window the same body is a new message");
+}
+
+async fn fifo_requires_group_and_dedup<B: Backend>(h: Harness<B>) {
+    let q = h.queue("strict.fifo", &[("FifoQueue", "true")]).await;
+    let out = h
+        .engine
+        .send(
+            &q,
+            vec![
+                SendRequest {
+                    body: "x".into(),
+                    ..Default::default()
+                },
+                SendRequest {
+                    body: "x".into(),
+                    group_id: Some("g".into()),
+                    ..Default::default()
+                },
+                SendRequest {
+                    body: "x".into(),
+                    group_id: Some("g".into()),
+                    dedup_id: Some("d".into()),
+                    delay_seconds: Some(5),
+                    ..Default::default()
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Err(EngineError::MissingParameter(_))));
+    assert!(matches!(out[1], Err(EngineError::InvalidParameterValue(_))));
+    assert!(matches!(out[2], Err(EngineError::InvalidParameterValue(_))));
+    assert_eq!(
+        h.counts(&q).await,
+        (0, 0, 0),
+        "rejected sends store nothing"
+    );
+}
+
+async fn redrive_moves_to_dead_letter_queue_and_back<B: Backend>(h: Harness<B>) {
+    let dlq = h.queue("dlq", &[]).await;
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":2}}"#,
+        h.engine.arn(&dlq)
+    );
+    let src = h
+        .queue(
+            "src",
+            &[("RedrivePolicy", &policy), ("VisibilityTimeout", "1")],
+        )
+        .await;
+    h.send(&src, "poison").await;
+    for _ in 0..2 {
+        assert_eq!(h.receive(&src, 1).await.len(), 1);
+        h.advance(1);
+    }
+    assert!(
+        h.receive(&src, 1).await.is_empty(),
+        "third receive moves it instead"
+    );
+    assert_eq!(h.counts(&dlq).await, (1, 0, 0));
+    let sources = h.engine.dead_letter_sources(&dlq).await.unwrap();
+    assert_eq!(sources.len(), 1);
+    let handle = h
+        .engine
+        .start_move_task(&h.engine.arn(&dlq), None, None)
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let tasks = h
+            .engine
+            .list_move_tasks(&h.engine.arn(&dlq), Some(10))
+            .await
+            .unwrap();
+        if tasks[0].status.as_str() == "COMPLETED" {
+            assert_eq!(tasks[0].moved, 1);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(
+        h.engine.cancel_move_task(&handle).await.is_err(),
+        "a finished task cannot be cancelled"
+    );
+    assert_eq!(h.counts(&dlq).await, (0, 0, 0));
+    let back = h.receive(&src, 1).await;
+    assert_eq!(bodies(&back), ["poison"]);
+}
+
+async fn dead_letter_target_rules<B: Backend>(h: Harness<B>) {
+    let deny = h
+        .queue(
+            "deny",
+            &[("RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#)],
+        )
+        .await;
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":2}}"#,
+        h.engine.arn(&deny)
+    );
+    let err = h
+        .engine
+        .create_queue(
+            QueueKey::new("us-east-1", "src2"),
+            [("RedrivePolicy".to_string(), policy)].into(),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidParameterValue(_)),
+        "{err:?}"
+    );
+    let missing =
+        r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:nope","maxReceiveCount":2}"#;
+    let err = h
+        .engine
+        .create_queue(
+            QueueKey::new("us-east-1", "src3"),
+            [("RedrivePolicy".to_string(), missing.to_string())].into(),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::InvalidParameterValue(_)));
+}
+
+async fn create_queue_is_idempotent_only_for_same_attributes<B: Backend>(h: Harness<B>) {
+    h.queue("idem", &[("VisibilityTimeout", "40")]).await;
+    h.queue("idem", &[("VisibilityTimeout", "40")]).await;
+    h.queue("idem", &[]).await;
+    let err = h
+        .engine
+        .create_queue(
+            QueueKey::new("us-east-1", "idem"),
+            [("VisibilityTimeout".to_string(), "41".to_string())].into(),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::QueueNameExists(_)));
+}
+
+async fn purge_and_delete_queue<B: Backend>(h: Harness<B>) {
+    let q = h.queue("purge", &[]).await;
+    for i in 0..5 {
+        h.send(&q, &format!("m{i}")).await;
+    }
+    h.engine.purge(&q).await.unwrap();
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
+    h.engine.delete_queue(&q).await.unwrap();
+    assert!(matches!(
+        h.engine.counts(&q).await,
+        Err(EngineError::QueueDoesNotExist)
+    ));
+}
+
+async fn state_survives_restart<B: Backend>(mut h: Harness<B>) {
+    let q = h.queue("durable", &[("VisibilityTimeout", "300")]).await;
+    let f = h.queue("durable.fifo", &[("FifoQueue", "true")]).await;
+    h.engine
+        .tag_queue(&q, [("team".to_string(), "core".to_string())].into())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        h.send(&q, &format!("m{i}")).await;
+    }
+    let got = h.receive(&q, 1).await;
+    h.delete(&q, &got[0].1).await;
+    h.receive(&q, 1).await; // m1 in flight at the "crash"
+    h.send_group(&f, "f0", "g").await;
+    h.send_group(&f, "f1", "g").await;
+    h.send_req(
+        &q,
+        SendRequest {
+            body: "later".into(),
+            delay_seconds: Some(60),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    h.restart();
+
+    let rec = h.engine.get_queue(&q).await.unwrap();
+    assert_eq!(rec.visibility_timeout_secs(), 300);
+    assert_eq!(rec.tags.get("team").map(String::as_str), Some("core"));
+    assert_eq!(
+        h.counts(&q).await,
+        (2, 0, 1),
+        "in-flight messages come back visible; delays are kept"
+    );
+    assert_eq!(bodies(&h.receive(&q, 10).await), ["m1", "m2"]);
+    // Deduplication survives the restart.
+    h.send_group(&f, "f0", "g").await;
+    assert_eq!(bodies(&h.receive(&f, 10).await), ["f0", "f1"]);
+    h.advance(60);
+    assert_eq!(bodies(&h.receive(&q, 10).await), ["later"]);
+}
+
+async fn long_poll_returns_when_a_message_arrives<B: Backend>(h: Harness<B>) {
+    let q = h.queue("poll", &[]).await;
+    let engine = h.engine.clone();
+    let q2 = q.clone();
+    let poll = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let got = engine
+            .receive(
+                &q2,
+                ReceiveRequest {
+                    max_messages: Some(1),
+                    wait_seconds: Some(10),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        (got.len(), started.elapsed())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    h.send(&q, "wake").await;
+    let (n, took) = poll.await.unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "returned after {took:?}"
+    );
+}
+
+async fn validation_rejects_bad_input<B: Backend>(h: Harness<B>) {
+    let q = h.queue("valid", &[]).await;
+    let bad = h
+        .engine
+        .receive(
+            &q,
+            ReceiveRequest {
+                max_messages: Some(11),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(bad, Err(EngineError::InvalidParameterValue(_))));
+    let big = "x".repeat(lull::engine::queue::MAX_MESSAGE_SIZE + 1);
+    let out = h
+        .engine
+        .send(
+            &q,
+            vec![SendRequest {
+                body: big,
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out[0], Err(EngineError::InvalidParameterValue(_))));
+    let out = h
+        .engine
+        .send(
+            &q,
+            vec![SendRequest {
+                body: "bad\u{1}".into(),
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        out[0],
+        Err(EngineError::InvalidMessageContents(_))
+    ));
+    assert_eq!(h.counts(&q).await, (0, 0, 0));
+    let exact = "x".repeat(lull::engine::queue::MAX_MESSAGE_SIZE);
+    let out = h
+        .engine
+        .send(
+            &q,
+            vec![SendRequest {
+                body: exact,
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(out[0].is_ok());
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:expr, [$($test:ident),* $(,)?]) => {
+        mod $backend {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(Harness::new($make)).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    embedded,
+    Embedded::new(),
+    [
+        send_receive_delete,
+        visibility_timeout_hides_then_redelivers,
+        per_receive_visibility_and_change_visibility,
+        stale_receipt_does_not_delete,
+        delays_per_queue_and_per_message,
+        retention_expires_old_messages,
+        fifo_orders_per_group_and_locks_groups_in_flight,
+        fifo_deduplicates_for_five_minutes,
+        fifo_requires_group_and_dedup,
+        redrive_moves_to_dead_letter_queue_and_back,
+        dead_letter_target_rules,
+        create_queue_is_idempotent_only_for_same_attributes,
+        purge_and_delete_queue,
+        state_survives_restart,
+        long_poll_returns_when_a_message_arrives,
+        validation_rejects_bad_input,
+    ]
+);
