@@ -134,11 +134,7 @@ async fn dispatch(State(app): State<App>, req: Request) -> Response {
         match auth::sigv4::verify(&req, &app.credentials, std::time::SystemTime::now()) {
             Ok(id) => Some(id),
             Err(e) => {
-                let status = match e.code() {
-                    "IncompleteSignature" | "RequestExpired" => 400,
-                    _ => 403,
-                };
-                let err = SqsError::Auth(e.code(), e.message(), status);
+                let err = SqsError::Auth(e.code(), e.message(), e.status().as_u16());
                 return match target {
                     Some(_) => sqs::json::error(&err, &request_id),
                     None => sqs::query::error(&err, &request_id),

@@ -30,6 +30,8 @@ pub enum EngineError {
     OverLimit(String),
     #[error("{0}")]
     InvalidSecurity(String),
+    #[error("Only one PurgeQueue operation on {0} is allowed every 60 seconds.")]
+    PurgeQueueInProgress(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

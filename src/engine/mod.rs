@@ -42,6 +42,8 @@ struct Inner {
     waiters: Mutex<HashMap<QueueKey, Arc<Notify>>>,
     closing: AtomicBool,
     move_tasks: Mutex<Vec<move_task::MoveTask>>,
+    /// When each queue was last purged: SQS allows one purge per queue every 60 seconds.
+    purged_at: Mutex<HashMap<QueueKey, Millis>>,
 }
 
 impl Engine {
@@ -54,6 +56,7 @@ impl Engine {
                 waiters: Mutex::new(HashMap::new()),
                 closing: AtomicBool::new(false),
                 move_tasks: Mutex::new(Vec::new()),
+                purged_at: Mutex::new(HashMap::new()),
             }),
         }
     }

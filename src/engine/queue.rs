@@ -277,7 +277,7 @@ pub struct RedrivePolicy {
 impl RedrivePolicy {
     pub fn parse(raw: &str) -> EngineResult<Self> {
         let bad = |why: &str| {
-            EngineError::InvalidAttributeValue(format!(
+            EngineError::InvalidParameterValue(format!(
                 "Value {raw} for parameter RedrivePolicy is invalid. Reason: {why}"
             ))
         };
@@ -334,7 +334,7 @@ pub struct RedriveAllowPolicy {
 impl RedriveAllowPolicy {
     pub fn parse(raw: &str) -> EngineResult<Self> {
         let bad = |why: &str| {
-            EngineError::InvalidAttributeValue(format!(
+            EngineError::InvalidParameterValue(format!(
                 "Value {raw} for parameter RedriveAllowPolicy is invalid. Reason: {why}"
             ))
         };

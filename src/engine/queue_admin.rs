@@ -20,8 +20,10 @@ impl Engine {
         tags: BTreeMap<String, String>,
     ) -> EngineResult<QueueRecord> {
         validate_queue_name(&key.name)?;
-        let fifo = key.is_fifo_name();
-        if attributes.get("FifoQueue").map(String::as_str) == Some("true") && !fifo {
+        let fifo = attributes
+            .get("FifoQueue")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if fifo != key.is_fifo_name() {
             return Err(EngineError::InvalidParameterValue(
                 "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.".into(),
             ));

@@ -19,6 +19,7 @@ pub struct ReceiveRequest {
 /// the store is found even without a wake-up.
 const POLL_RECHECK: Duration = Duration::from_secs(1);
 const MAX_VISIBILITY_SECS: i64 = 43_200;
+const PURGE_INTERVAL_MS: u64 = 60_000;
 
 impl Engine {
     /// Receives up to `max_messages` (1–10) messages, waiting up to `wait_seconds` (0–20, queue
@@ -165,6 +166,18 @@ impl Engine {
     }
 
     pub async fn purge(&self, key: &QueueKey) -> EngineResult<()> {
+        self.require_queue(key).await?;
+        let now = self.now_ms();
+        {
+            let mut purged = self.inner.purged_at.lock();
+            if purged
+                .get(key)
+                .is_some_and(|at| now < at + PURGE_INTERVAL_MS)
+            {
+                return Err(EngineError::PurgeQueueInProgress(key.name.clone()));
+            }
+            purged.insert(key.clone(), now);
+        }
         if self.store().purge(key).await? {
             Ok(())
         } else {

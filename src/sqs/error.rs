@@ -84,6 +84,11 @@ impl SqsError {
                 ),
                 E::OverLimit(_) => ("OverLimit", "OverLimit", 403),
                 E::InvalidSecurity(_) => ("InvalidSecurity", "InvalidSecurity", 403),
+                E::PurgeQueueInProgress(_) => (
+                    "PurgeQueueInProgress",
+                    "AWS.SimpleQueueService.PurgeQueueInProgress",
+                    403,
+                ),
                 E::Store(_) => ("InternalFailure", "InternalFailure", 500),
             },
             SqsError::MissingParameter(_) => ("MissingParameter", "MissingParameter", 400),
