@@ -132,7 +132,7 @@ def test_send_to_fifo_with_group_and_delay_to_standard(sqs, lull):
     fifo_url = sqs.create_queue(QueueName=fifo, Attributes={"FifoQueue": "true"})["QueueUrl"]
     lull("send", fifo, "ordered", "--group", "g1", "--dedup-id", "d1")
     got = sqs.receive_message(
-        QueueUrl=fifo_url, MessageSystemAttributeNames=["MessageGroupId"], WaitTimeSeconds=1
+        QueueUrl=fifo_url, AttributeNames=["MessageGroupId"], WaitTimeSeconds=1
     )["Messages"]
     assert got[0]["Body"] == "ordered"
     assert got[0]["Attributes"]["MessageGroupId"] == "g1"
