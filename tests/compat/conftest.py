@@ -7,7 +7,8 @@ query protocol. `scripts/pyenv.sh` builds one virtualenv for each; run the suite
 `.venvs/json/bin/python -m pytest tests/compat -q` and the same with `.venvs/query`.
 
 Environment:
-  LULL_BIN              binary to run (default target/release/lull, else target/debug/lull)
+  LULL_BIN              binary to run (default $CARGO_TARGET_DIR or target: release/lull,
+                        else debug/lull)
   LULL_COMPAT_ENDPOINT  use an already running server instead of starting one; the tests
                         that start, stop or kill servers are skipped then
 """
@@ -83,10 +84,13 @@ def lull_binary() -> Path:
     if env:
         p = Path(env)
         return p if p.is_absolute() else REPO / p
-    release = REPO / "target" / "release" / "lull"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "target"))
+    if not target.is_absolute():
+        target = REPO / target
+    release = target / "release" / "lull"
     if release.exists():
         return release
-    return REPO / "target" / "debug" / "lull"
+    return target / "debug" / "lull"
 
 
 class LullServer:
