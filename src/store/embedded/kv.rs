@@ -1,8 +1,9 @@
-//! Durable key-value store under the embedded backend, on redb.
+//! Durable key-value store under the embedded backend, on SQLite (WAL mode, `synchronous=FULL`).
 //!
 //! The queue engine keeps its hot state in memory and writes every change here; at start it
-//! rebuilds memory with one [`Kv::scan`] per table. Why redb: see `docs/storage-choice.md`
-//! (pure Rust, one file whose pages are reused under churn, instant open, fast scans).
+//! rebuilds memory with one [`Kv::scan`] per table. Why SQLite: see `docs/storage-choice.md`
+//! (durable commits as fast as the alternatives at the group sizes we see, the fastest start-up
+//! and crash recovery, and a file that stays small under churn).
 //!
 //! Group commit: every caller sends its ops down one channel; a single writer thread takes
 //! everything pending, applies it in as few transactions as possible, makes the result durable
@@ -11,9 +12,13 @@
 //!
 //! A group is split into transactions of at most [`MAX_TXN_OPS`] ops (a single request's ops
 //! are never split, so each `commit` call is atomic). All but the last transaction of a group
-//! commit with `Durability::None`; the last commits with `Durability::Immediate`, which redb
-//! documents as making the earlier non-durable commits durable too — so a group costs one sync
-//! however many transactions it needed.
+//! commit with `synchronous=NORMAL` (written to the WAL, not synced); the last commits with
+//! `synchronous=FULL`, whose sync of the WAL covers the earlier frames too — so a group costs one
+//! sync however many transactions it needed. After a crash SQLite recovers a prefix of the
+//! committed transactions, so submission order holds there too.
+//!
+//! If a group fails, every waiter in it gets the error, even those whose transaction went
+//! through: the caller answers with an error and the client retries (at-least-once).
 
 use std::future::Future;
 use std::path::Path;
@@ -22,7 +27,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::oneshot;
 
 /// Most ops one transaction holds; larger groups are split (one sync for the whole group).
@@ -31,9 +36,12 @@ pub const MAX_TXN_OPS: usize = 4096;
 /// writes cannot postpone the first waiter's answer indefinitely.
 pub const MAX_GROUP_OPS: usize = 256 * 1024;
 
-const FILE_NAME: &str = "lull.redb";
+const FILE_NAME: &str = "lull.sqlite3";
+/// Held (advisory lock) while the store is open: two servers on one data dir would each keep
+/// their own memory state and overwrite each other.
+const LOCK_NAME: &str = "lull.lock";
 
-/// The store's tables; each is its own redb table of byte keys and byte values.
+/// The store's tables; each is its own SQLite table of byte keys and byte values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Table {
     Queues,
@@ -45,13 +53,40 @@ pub enum Table {
 impl Table {
     pub const ALL: [Table; 4] = [Table::Queues, Table::Messages, Table::Dedup, Table::Tasks];
 
-    fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
-        TableDefinition::new(match self {
+    fn name(self) -> &'static str {
+        match self {
             Table::Queues => "queues",
             Table::Messages => "messages",
             Table::Dedup => "dedup",
             Table::Tasks => "tasks",
-        })
+        }
+    }
+
+    fn put_sql(self) -> &'static str {
+        match self {
+            Table::Queues => "INSERT OR REPLACE INTO queues (k, v) VALUES (?1, ?2)",
+            Table::Messages => "INSERT OR REPLACE INTO messages (k, v) VALUES (?1, ?2)",
+            Table::Dedup => "INSERT OR REPLACE INTO dedup (k, v) VALUES (?1, ?2)",
+            Table::Tasks => "INSERT OR REPLACE INTO tasks (k, v) VALUES (?1, ?2)",
+        }
+    }
+
+    fn delete_sql(self) -> &'static str {
+        match self {
+            Table::Queues => "DELETE FROM queues WHERE k = ?1",
+            Table::Messages => "DELETE FROM messages WHERE k = ?1",
+            Table::Dedup => "DELETE FROM dedup WHERE k = ?1",
+            Table::Tasks => "DELETE FROM tasks WHERE k = ?1",
+        }
+    }
+
+    fn scan_sql(self) -> &'static str {
+        match self {
+            Table::Queues => "SELECT k, v FROM queues ORDER BY k",
+            Table::Messages => "SELECT k, v FROM messages ORDER BY k",
+            Table::Dedup => "SELECT k, v FROM dedup ORDER BY k",
+            Table::Tasks => "SELECT k, v FROM tasks ORDER BY k",
+        }
     }
 }
 
@@ -68,30 +103,24 @@ pub enum Op {
     },
 }
 
-impl Op {
-    fn table(&self) -> Table {
-        match self {
-            Op::Put { table, .. } | Op::Delete { table, .. } => *table,
-        }
-    }
-}
-
 /// Errors are cheap to clone because one failed group commit answers many waiters.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum KvError {
     #[error("storage engine error: {0}")]
-    Engine(Arc<redb::Error>),
+    Engine(Arc<rusqlite::Error>),
     #[error("storage I/O error: {0}")]
     Io(Arc<std::io::Error>),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the data directory {0} is in use by another lull process")]
+    Locked(String),
     #[error("the store is closed")]
     Closed,
 }
 
-impl KvError {
-    fn engine(e: impl Into<redb::Error>) -> Self {
-        KvError::Engine(Arc::new(e.into()))
+impl From<rusqlite::Error> for KvError {
+    fn from(e: rusqlite::Error) -> Self {
+        KvError::Engine(Arc::new(e))
     }
 }
 
@@ -111,7 +140,7 @@ pub struct KvStats {
     pub requests: u64,
     /// Ops applied.
     pub ops: u64,
-    /// redb transactions committed.
+    /// SQLite transactions committed.
     pub transactions: u64,
     /// Durable syncs, one per group.
     pub syncs: u64,
@@ -131,7 +160,9 @@ struct Request {
 }
 
 struct Inner {
-    db: Arc<Database>,
+    /// Scans read through their own connection (WAL readers never block the writer).
+    reader: Mutex<Connection>,
+    _lock: std::fs::File,
     sender: Mutex<Option<mpsc::Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
@@ -145,35 +176,35 @@ pub struct Kv {
 }
 
 impl Kv {
-    /// Opens (or creates) the store in `dir`. After an unclean stop redb repairs the file here.
+    /// Opens (or creates) the store in `dir`. After an unclean stop SQLite rolls the WAL
+    /// forward here, keeping every transaction that was committed.
     pub fn open(dir: &Path) -> Result<Kv, KvError> {
         std::fs::create_dir_all(dir)?;
-        let db = Database::create(dir.join(FILE_NAME)).map_err(KvError::engine)?;
-        // A new file's directory entry must survive a power loss too.
+        let lock = std::fs::File::create(dir.join(LOCK_NAME))?;
+        if lock.try_lock().is_err() {
+            return Err(KvError::Locked(dir.display().to_string()));
+        }
+
+        let path = dir.join(FILE_NAME);
+        let writer = open_writer(&path)?;
+        // A new file's directory entry (and the WAL's) must survive a power loss too.
         sync_dir(dir)?;
 
-        // Create every table up front so that scans of a fresh store find empty tables.
-        let mut tx = db.begin_write().map_err(KvError::engine)?;
-        tx.set_durability(Durability::Immediate)
-            .map_err(KvError::engine)?;
-        for table in Table::ALL {
-            tx.open_table(table.definition()).map_err(KvError::engine)?;
-        }
-        tx.commit().map_err(KvError::engine)?;
+        let reader = Connection::open(&path)?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
 
-        let db = Arc::new(db);
         let counters = Arc::new(Counters::default());
         let (sender, receiver) = mpsc::channel();
         let writer = {
-            let db = Arc::clone(&db);
             let counters = Arc::clone(&counters);
             std::thread::Builder::new()
                 .name("lull-store-writer".into())
-                .spawn(move || write_loop(&db, &receiver, &counters))?
+                .spawn(move || write_loop(writer, &receiver, &counters))?
         };
         Ok(Kv {
             inner: Arc::new(Inner {
-                db,
+                reader: Mutex::new(reader),
+                _lock: lock,
                 sender: Mutex::new(Some(sender)),
                 writer: Mutex::new(Some(writer)),
                 counters,
@@ -213,11 +244,13 @@ impl Kv {
 
     /// Full scan of one table in key order (used once at start-up).
     pub fn scan(&self, table: Table, f: &mut ScanFn<'_>) -> Result<(), KvError> {
-        let tx = self.inner.db.begin_read().map_err(KvError::engine)?;
-        let t = tx.open_table(table.definition()).map_err(KvError::engine)?;
-        for row in t.iter().map_err(KvError::engine)? {
-            let (k, v) = row.map_err(KvError::engine)?;
-            f(k.value(), v.value())?;
+        let reader = self.inner.reader.lock();
+        let mut statement = reader.prepare(table.scan_sql())?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let key = row.get_ref(0)?.as_blob().map_err(corrupt)?;
+            let value = row.get_ref(1)?.as_blob().map_err(corrupt)?;
+            f(key, value)?;
         }
         Ok(())
     }
@@ -273,6 +306,31 @@ impl std::fmt::Debug for Kv {
     }
 }
 
+/// The writer's connection: WAL, every commit synced, every table created.
+fn open_writer(path: &Path) -> Result<Connection, KvError> {
+    let conn = Connection::open(path)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(KvError::Corrupt(format!(
+            "{} refused WAL mode (journal_mode={mode})",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    for table in Table::ALL {
+        conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID",
+            table.name()
+        ))?;
+    }
+    Ok(conn)
+}
+
+fn corrupt(e: rusqlite::types::FromSqlError) -> KvError {
+    KvError::Corrupt(format!("a stored key or value is not a blob: {e}"))
+}
+
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> Result<(), KvError> {
     std::fs::File::open(dir)?.sync_all()?;
@@ -285,7 +343,11 @@ fn sync_dir(_dir: &Path) -> Result<(), KvError> {
 }
 
 /// The writer thread: one group per iteration, until every sender is gone.
-fn write_loop(db: &Database, receiver: &mpsc::Receiver<Request>, counters: &Counters) {
+fn write_loop(conn: Connection, receiver: &mpsc::Receiver<Request>, counters: &Counters) {
+    let mut writer = Writer {
+        conn,
+        relaxed: false,
+    };
     while let Ok(first) = receiver.recv() {
         let mut group_ops = first.ops.len();
         let mut group = vec![first];
@@ -299,7 +361,7 @@ fn write_loop(db: &Database, receiver: &mpsc::Receiver<Request>, counters: &Coun
             }
         }
 
-        let result = apply_group(db, &group, counters);
+        let result = writer.apply_group(&group, counters);
         if let Err(e) = &result {
             tracing::error!(error = %e, requests = group.len(), "store group commit failed");
         }
@@ -315,62 +377,66 @@ fn write_loop(db: &Database, receiver: &mpsc::Receiver<Request>, counters: &Coun
     }
 }
 
-/// Applies a group in order: transactions of whole requests, the last one durable.
-fn apply_group(db: &Database, group: &[Request], counters: &Counters) -> Result<(), KvError> {
-    let mut start = 0;
-    while start < group.len() {
-        // Take whole requests until the next would overflow the transaction (at least one).
-        let mut end = start + 1;
-        let mut ops = group[start].ops.len();
-        while end < group.len() && ops + group[end].ops.len() <= MAX_TXN_OPS {
-            ops += group[end].ops.len();
-            end += 1;
-        }
-        let last = end == group.len();
-        apply_txn(db, &group[start..end], last)?;
-        counters.transactions.fetch_add(1, Ordering::Relaxed);
-        counters.ops.fetch_add(ops as u64, Ordering::Relaxed);
-        if last {
-            counters.syncs.fetch_add(1, Ordering::Relaxed);
-        }
-        start = end;
-    }
-    Ok(())
+struct Writer {
+    conn: Connection,
+    /// `synchronous=NORMAL` is in force (inside a multi-transaction group).
+    relaxed: bool,
 }
 
-fn apply_txn(db: &Database, requests: &[Request], durable: bool) -> Result<(), KvError> {
-    let mut tx = db.begin_write().map_err(KvError::engine)?;
-    tx.set_durability(if durable {
-        Durability::Immediate
-    } else {
-        Durability::None
-    })
-    .map_err(KvError::engine)?;
-
-    // Tables are opened lazily and kept open for the whole transaction.
-    let mut tables: [Option<redb::Table<&[u8], &[u8]>>; 4] = [None, None, None, None];
-    for op in requests.iter().flat_map(|r| &r.ops) {
-        let slot = &mut tables[op.table() as usize];
-        let table = match slot {
-            Some(t) => t,
-            None => slot.insert(
-                tx.open_table(op.table().definition())
-                    .map_err(KvError::engine)?,
-            ),
-        };
-        match op {
-            Op::Put { key, value, .. } => {
-                table
-                    .insert(key.as_slice(), value.as_slice())
-                    .map_err(KvError::engine)?;
+impl Writer {
+    /// Applies a group in order: transactions of whole requests, the last one synced.
+    fn apply_group(&mut self, group: &[Request], counters: &Counters) -> Result<(), KvError> {
+        let mut start = 0;
+        while start < group.len() {
+            // Take whole requests until the next would overflow the transaction (at least one).
+            let mut end = start + 1;
+            let mut ops = group[start].ops.len();
+            while end < group.len() && ops + group[end].ops.len() <= MAX_TXN_OPS {
+                ops += group[end].ops.len();
+                end += 1;
             }
-            Op::Delete { key, .. } => {
-                table.remove(key.as_slice()).map_err(KvError::engine)?;
+            let last = end == group.len();
+            // Set on every last transaction, so that a group that failed half-way cannot
+            // leave the next one unsynced.
+            self.set_full_sync(last)?;
+            self.apply_txn(&group[start..end])?;
+            counters.transactions.fetch_add(1, Ordering::Relaxed);
+            counters.ops.fetch_add(ops as u64, Ordering::Relaxed);
+            if last {
+                counters.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn set_full_sync(&mut self, full: bool) -> Result<(), KvError> {
+        if self.relaxed == full {
+            let mode = if full { "FULL" } else { "NORMAL" };
+            self.conn.pragma_update(None, "synchronous", mode)?;
+            self.relaxed = !full;
+        }
+        Ok(())
+    }
+
+    fn apply_txn(&mut self, requests: &[Request]) -> Result<(), KvError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for op in requests.iter().flat_map(|r| &r.ops) {
+            match op {
+                Op::Put { table, key, value } => {
+                    tx.prepare_cached(table.put_sql())?.execute((key, value))?;
+                }
+                Op::Delete { table, key } => {
+                    tx.prepare_cached(table.delete_sql())?.execute([key])?;
+                }
             }
         }
+        // Dropping an uncommitted transaction on error rolls it back.
+        tx.commit()?;
+        Ok(())
     }
-    drop(tables);
-    tx.commit().map_err(KvError::engine)
 }
 
 #[cfg(test)]
@@ -553,6 +619,58 @@ mod tests {
         second.await.unwrap();
         first.await.unwrap();
         assert_eq!(dump(&kv, Table::Queues), vec![pair("q", "second")]);
+    }
+
+    #[test]
+    fn a_large_group_is_split_into_transactions_with_one_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = Writer {
+            conn: open_writer(&dir.path().join(FILE_NAME)).unwrap(),
+            relaxed: false,
+        };
+        let request = |ops| Request { ops, done: None };
+        let group = vec![
+            request(
+                (0..MAX_TXN_OPS - 1)
+                    .map(|i| put(Table::Tasks, &format!("k{i:05}"), "old"))
+                    .collect(),
+            ),
+            request(vec![
+                put(Table::Tasks, "k00000", "mid"),
+                del(Table::Tasks, "k00001"),
+            ]),
+            request(vec![put(Table::Tasks, "k00000", "new")]),
+        ];
+        let counters = Counters::default();
+        writer.apply_group(&group, &counters).unwrap();
+        assert_eq!(counters.transactions.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.syncs.load(Ordering::Relaxed), 1);
+        // The last transaction ran, and the next group starts, with full sync.
+        assert!(!writer.relaxed);
+        let sync: i64 = writer
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "synchronous=FULL");
+        let (count, first): (i64, String) = writer
+            .conn
+            .query_row(
+                "SELECT count(*), (SELECT CAST(v AS TEXT) FROM tasks WHERE k = CAST('k00000' AS BLOB)) FROM tasks",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((count, first.as_str()), (MAX_TXN_OPS as i64 - 2, "new"));
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = Kv::open(dir.path()).unwrap();
+        assert!(matches!(Kv::open(dir.path()), Err(KvError::Locked(_))));
+        kv.close();
+        drop(kv);
+        Kv::open(dir.path()).unwrap();
     }
 
     #[tokio::test]
