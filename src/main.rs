@@ -12,6 +12,10 @@ use lull::cli::commands::{self, ClientCommand};
 use lull::config::Config;
 use lull::server::{self, App, Settings};
 
+// Many small, short-lived allocations per request (bodies, JSON values, store records).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "lull",
