@@ -10,9 +10,7 @@ use crate::clock::Millis;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttributeValue {
     pub data_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_value: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary_value: Option<Vec<u8>>,
 }
 
@@ -24,7 +22,8 @@ impl AttributeValue {
 
 pub type Attributes = BTreeMap<String, AttributeValue>;
 
-/// A message as it is stored; everything needed to answer a receive.
+/// A message as it is stored; everything needed to answer a receive. Stores encode it with a
+/// positional binary format, so fields are only ever appended (with a format version bump).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredMessage {
     /// Store-wide, strictly increasing; orders messages (and FIFO groups) and is the FIFO
@@ -32,28 +31,20 @@ pub struct StoredMessage {
     pub seq: u64,
     pub id: String,
     pub body: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: Attributes,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub system_attributes: Attributes,
     pub md5_body: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub md5_attributes: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub md5_system_attributes: Option<String>,
     pub sent_ms: Millis,
     pub sender_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup_id: Option<String>,
     /// Not deliverable before this instant (DelaySeconds).
     pub delay_until_ms: Millis,
     pub receive_count: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_receive_ms: Option<Millis>,
     /// ARN of the queue this message was dead-lettered from, so a redrive can send it back.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_source: Option<String>,
 }
 

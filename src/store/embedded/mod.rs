@@ -90,6 +90,25 @@ fn decode<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, KvError> {
     serde_json::from_slice(raw).map_err(|e| KvError::Corrupt(e.to_string()))
 }
 
+/// Messages are the bulk of what is written and read back at start: a compact binary record
+/// (postcard) behind a one-byte format version.
+const MESSAGE_FORMAT: u8 = 1;
+
+fn encode_message(m: &StoredMessage) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![MESSAGE_FORMAT];
+    postcard::to_io(m, &mut out).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(out)
+}
+
+fn decode_message(raw: &[u8]) -> Result<StoredMessage, KvError> {
+    match raw.split_first() {
+        Some((&MESSAGE_FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| KvError::Corrupt(e.to_string()))
+        }
+        _ => Err(KvError::Corrupt("unknown message record format".into())),
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredDedup {
     expires_ms: Millis,
@@ -110,7 +129,7 @@ impl EmbeddedStore {
         let mut last_seq = 0;
         let mut orphans = Vec::new();
         kv.scan(Table::Messages, &mut |key, value| {
-            let msg: StoredMessage = decode(value)?;
+            let msg = decode_message(value)?;
             last_seq = last_seq.max(msg.seq);
             match split_key(key).and_then(|(q, _)| queues.get_mut(&q)) {
                 Some(q) => q.insert(msg, now),
@@ -164,7 +183,7 @@ impl EmbeddedStore {
                         ops.push(Op::Put {
                             table: Table::Messages,
                             key: message_key(key, seq),
-                            value: encode(m)?,
+                            value: encode_message(m)?,
                         });
                     }
                 }
@@ -443,7 +462,7 @@ impl Store for EmbeddedStore {
                         ops.push(Op::Put {
                             table: Table::Messages,
                             key: message_key(&d.queue, m.seq),
-                            value: encode(&m)?,
+                            value: encode_message(&m)?,
                         });
                         dlq.insert(m, now);
                     }
@@ -583,7 +602,7 @@ impl Store for EmbeddedStore {
                 ops.push(Op::Put {
                     table: Table::Messages,
                     key: message_key(&dest, m.seq),
-                    value: encode(&m)?,
+                    value: encode_message(&m)?,
                 });
                 if let Some(q) = queues.get_mut(&dest) {
                     q.insert(m, now);
