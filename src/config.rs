@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub listen: Option<String>,
     /// Embedded store directory (overridden by `--data`).
     pub data: Option<PathBuf>,
+    /// `postgres://…` to keep queues in PostgreSQL, shared by every node using it (overridden
+    /// by `--store`).
+    pub store: Option<String>,
     pub region: Option<String>,
     pub account_id: Option<String>,
     /// Access keys whose SigV4 signatures are accepted. With none, requests are not verified
@@ -90,6 +93,11 @@ impl Config {
                 out.push(format!("server.account_id: expected 12 digits, got {a:?}"));
             }
         }
+        if let Some(url) = &self.server.store {
+            if !crate::store::postgres::is_postgres_url(url) {
+                out.push("server.store: expected a postgres:// or postgresql:// URL".to_string());
+            }
+        }
         for (i, c) in self.server.credentials.iter().enumerate() {
             if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
                 out.push(format!("server.credentials[{i}]: access_key_id and secret_access_key must not be empty"));
@@ -138,6 +146,14 @@ mod tests {
         assert!(err.to_string().contains("server.account_id"), "{err}");
         let err = Config::parse("lull.toml", "[server]\nlistne = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn store_must_be_a_postgres_url() {
+        let c = Config::parse("lull.toml", "[server]\nstore = \"postgres://db/q\"\n").unwrap();
+        assert_eq!(c.server.store.as_deref(), Some("postgres://db/q"));
+        let err = Config::parse("lull.toml", "[server]\nstore = \"mysql://db\"\n").unwrap_err();
+        assert!(err.to_string().contains("server.store"), "{err}");
     }
 
     #[test]

@@ -12,4 +12,5 @@ pub mod engine;
 pub mod server;
 pub mod sqs;
 pub mod store;
+pub mod webhooks;
 pub mod wire;

@@ -54,6 +54,10 @@ struct ServeArgs {
     /// Directory of the embedded store (default ./lull-data)
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Share queues with other nodes through PostgreSQL: postgres://user@host/db?schema=lull
+    /// (default: the embedded store in --data)
+    #[arg(long, env = "LULL_STORE")]
+    store: Option<String>,
     /// Region of resources addressed without a signature scope
     #[arg(long)]
     region: Option<String>,
@@ -132,12 +136,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .or(s.data.clone())
             .unwrap_or_else(|| PathBuf::from("lull-data")),
         credentials,
+        store_url: args.store.or(s.store.clone()),
     };
-    let data_dir = settings.data_dir.clone();
+    // Where the store is, for messages; a URL's password is not shown.
+    let location = match &settings.store_url {
+        Some(url) => lull::store::postgres::redacted(url),
+        None => settings.data_dir.display().to_string(),
+    };
     let started = std::time::Instant::now();
     let app = App::open(settings)
-        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, data = %data_dir.display(), "store opened");
+        .await
+        .with_context(|| format!("opening the store in {location}"))?;
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, store = %location, "store opened");
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -17,6 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
 use crate::sqs::{self, SqsError};
 use crate::store::embedded::EmbeddedStore;
+use crate::store::postgres::{is_postgres_url, PostgresStore};
 use crate::store::{Store, StoreError};
 
 /// Largest request body read. A maximal SQS batch in the query protocol (percent-encoded) fits.
@@ -28,6 +29,8 @@ pub struct Settings {
     pub account: String,
     pub data_dir: PathBuf,
     pub credentials: Vec<(String, String)>,
+    /// A `postgres://` URL to share queues with other nodes; `None` keeps them in `data_dir`.
+    pub store_url: Option<String>,
 }
 
 /// Everything a running server owns.
@@ -40,21 +43,30 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the embedded store in `settings.data_dir` and builds the engine on it.
-    pub fn open(settings: Settings) -> Result<App, StoreError> {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| StoreError::Io(e.to_string()))?;
+    /// Opens the store (PostgreSQL when `settings.store_url` names one, else the embedded store
+    /// in `settings.data_dir`) and builds the engine on it.
+    pub async fn open(settings: Settings) -> Result<App, StoreError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(EmbeddedStore::open(&settings.data_dir, clock.now_ms())?);
-        let engine = Engine::new(
-            store.clone() as Arc<dyn Store>,
-            clock,
-            settings.account.clone(),
-        );
+        let (store, embedded): (Arc<dyn Store>, _) = match &settings.store_url {
+            Some(url) if is_postgres_url(url) => (Arc::new(PostgresStore::open(url).await?), None),
+            Some(url) => {
+                return Err(StoreError::Io(format!(
+                    "unsupported store URL {url:?}: expected postgres:// or postgresql://"
+                )))
+            }
+            None => {
+                std::fs::create_dir_all(&settings.data_dir)
+                    .map_err(|e| StoreError::Io(e.to_string()))?;
+                let s = Arc::new(EmbeddedStore::open(&settings.data_dir, clock.now_ms())?);
+                (s.clone() as Arc<dyn Store>, Some(s))
+            }
+        };
+        let engine = Engine::new(store, clock, settings.account.clone());
         Ok(App {
             engine,
             credentials: Arc::new(Credentials::new(settings.credentials.iter().cloned())),
             settings: Arc::new(settings),
-            embedded: Some(store),
+            embedded,
         })
     }
 

@@ -4,6 +4,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod filter_policy;
 pub mod message;
 pub mod move_task;
 pub mod queue;

@@ -110,19 +110,21 @@ impl Engine {
         receipts: &[String],
     ) -> EngineResult<Vec<EngineResult<()>>> {
         self.require_queue(key).await?;
-        let mut out = Vec::with_capacity(receipts.len());
-        for r in receipts {
-            let Some(handle) = ReceiptHandle::decode(r) else {
-                out.push(Err(EngineError::ReceiptHandleIsInvalid(r.clone())));
-                continue;
-            };
-            self.store()
-                .delete_message(key, handle, self.now_ms())
-                .await?
-                .ok_or(EngineError::QueueDoesNotExist)?;
-            out.push(Ok(()));
-        }
-        Ok(out)
+        let decoded: Vec<Option<ReceiptHandle>> =
+            receipts.iter().map(|r| ReceiptHandle::decode(r)).collect();
+        let valid: Vec<ReceiptHandle> = decoded.iter().flatten().copied().collect();
+        self.store()
+            .delete_messages(key, &valid, self.now_ms())
+            .await?
+            .ok_or(EngineError::QueueDoesNotExist)?;
+        Ok(receipts
+            .iter()
+            .zip(decoded)
+            .map(|(raw, d)| match d {
+                Some(_) => Ok(()),
+                None => Err(EngineError::ReceiptHandleIsInvalid(raw.clone())),
+            })
+            .collect())
     }
 
     pub async fn change_visibility(

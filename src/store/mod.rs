@@ -8,6 +8,7 @@
 //! same conformance suite (`tests/engine_conformance.rs`).
 
 pub mod embedded;
+pub mod postgres;
 
 use async_trait::async_trait;
 
@@ -104,6 +105,22 @@ pub trait Store: Send + Sync + 'static {
         receipt: ReceiptHandle,
         now: Millis,
     ) -> Result<Option<ReceiptOutcome>, StoreError>;
+    /// Deletes several messages in one durable write. The default deletes them one by one.
+    async fn delete_messages(
+        &self,
+        key: &QueueKey,
+        receipts: &[ReceiptHandle],
+        now: Millis,
+    ) -> Result<Option<Vec<ReceiptOutcome>>, StoreError> {
+        let mut out = Vec::with_capacity(receipts.len());
+        for r in receipts {
+            match self.delete_message(key, *r, now).await? {
+                Some(o) => out.push(o),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
     async fn change_visibility(
         &self,
         key: &QueueKey,

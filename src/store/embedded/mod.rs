@@ -481,19 +481,41 @@ impl Store for EmbeddedStore {
         receipt: ReceiptHandle,
         now: Millis,
     ) -> Result<Option<ReceiptOutcome>, StoreError> {
-        let Some((outcome, mut ops)) =
-            self.with_queue(key, now, |q, _| q.delete_by_receipt(receipt))?
-        else {
-            return Ok(None);
+        Ok(self
+            .delete_messages(key, &[receipt], now)
+            .await?
+            .and_then(|mut v| v.pop()))
+    }
+
+    async fn delete_messages(
+        &self,
+        key: &QueueKey,
+        receipts: &[ReceiptHandle],
+        now: Millis,
+    ) -> Result<Option<Vec<ReceiptOutcome>>, StoreError> {
+        let wait = {
+            let Some((outcomes, mut ops)) = self.with_queue(key, now, |q, _| {
+                receipts
+                    .iter()
+                    .map(|r| q.delete_by_receipt(*r))
+                    .collect::<Vec<_>>()
+            })?
+            else {
+                return Ok(None);
+            };
+            for (r, o) in receipts.iter().zip(&outcomes) {
+                if *o == ReceiptOutcome::Done {
+                    ops.push(Op::Delete {
+                        table: Table::Messages,
+                        key: message_key(key, r.seq),
+                    });
+                }
+            }
+            (outcomes, self.kv.submit(ops))
         };
-        if outcome == ReceiptOutcome::Done {
-            ops.push(Op::Delete {
-                table: Table::Messages,
-                key: message_key(key, receipt.seq),
-            });
-        }
-        self.kv.submit(ops).await?;
-        Ok(Some(outcome))
+        let (outcomes, wait) = wait;
+        wait.await?;
+        Ok(Some(outcomes))
     }
 
     async fn change_visibility(
