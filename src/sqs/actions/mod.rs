@@ -132,6 +132,21 @@ pub fn failed_entry(id: &str, e: SqsError) -> Value {
     })
 }
 
+/// The `Successful`/`Failed` answer of a batch action whose entries carry nothing but their id.
+pub fn batch_outcome<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    results: Vec<crate::engine::EngineResult<()>>,
+) -> Value {
+    let (mut successful, mut failed) = (Vec::new(), Vec::new());
+    for (id, r) in ids.zip(results) {
+        match r {
+            Ok(()) => successful.push(serde_json::json!({ "Id": id })),
+            Err(err) => failed.push(failed_entry(id, err.into())),
+        }
+    }
+    serde_json::json!({ "Successful": successful, "Failed": failed })
+}
+
 /// Pagination tokens are the last name of the previous page.
 pub fn paginate(
     names: Vec<(String, String)>,

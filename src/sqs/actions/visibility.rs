@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{check_batch_ids, failed_entry, parse, Ctx};
+use super::{batch_outcome, check_batch_ids, parse, Ctx};
 use crate::sqs::error::SqsError;
 
 #[derive(Deserialize)]
@@ -57,12 +57,8 @@ pub async fn change_message_visibility_batch(ctx: &Ctx, input: Value) -> Result<
         .map(|e| (e.receipt_handle.clone(), e.visibility_timeout))
         .collect();
     let results = ctx.engine.change_visibility(&key, &changes).await?;
-    let (mut successful, mut failed) = (Vec::new(), Vec::new());
-    for (e, r) in req.entries.iter().zip(results) {
-        match r {
-            Ok(()) => successful.push(json!({ "Id": e.id })),
-            Err(err) => failed.push(failed_entry(&e.id, err.into())),
-        }
-    }
-    Ok(json!({ "Successful": successful, "Failed": failed }))
+    Ok(batch_outcome(
+        req.entries.iter().map(|e| e.id.as_str()),
+        results,
+    ))
 }
