@@ -20,7 +20,9 @@ async fn start() -> Running {
         account: "123456789012".into(),
         data_dir: dir.path().to_path_buf(),
         credentials: vec![],
+        store_url: None,
     })
+    .await
     .expect("open app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -46,21 +46,40 @@ WITH picked AS (
        FOR UPDATE SKIP LOCKED
 )";
 
-/// Groups with a message in flight, and each other group's visible run from its head on.
-/// `blocked_at` is the first message of the group that must not be passed: invisible, or (with
-/// $5) due for the dead-letter queue.
+/// Groups with a message in flight are left out. Candidate groups come from the oldest visible
+/// messages (a bounded scan: the oldest heads are among them), and of each candidate only its
+/// first $3 messages are read, so a claim costs the same on a backlog of any size. Of those,
+/// the run from the head up to `blocked_at` is eligible: the first message that must not be
+/// passed, because it is invisible or (with $5) due for the dead-letter queue.
 const FIFO_PICK: &str = "
 WITH busy AS (
     SELECT DISTINCT group_id FROM {s}.messages
      WHERE queue_id = $1 AND in_flight AND visible_at > $2
 ),
+candidates AS (
+    SELECT DISTINCT group_id FROM (
+        SELECT group_id FROM {s}.messages m
+         WHERE queue_id = $1 AND visible_at <= $2
+           AND NOT EXISTS (SELECT 1 FROM busy b WHERE b.group_id = m.group_id)
+         ORDER BY seq
+         LIMIT $3::bigint * 10
+    ) oldest
+),
+fronts AS (
+    SELECT c.group_id, f.seq, f.visible_at, f.receive_count
+      FROM candidates c
+     CROSS JOIN LATERAL (
+        SELECT seq, visible_at, receive_count FROM {s}.messages
+         WHERE queue_id = $1 AND group_id = c.group_id
+         ORDER BY seq
+         LIMIT $3
+     ) f
+),
 runs AS (
     SELECT seq,
            min(seq) OVER w AS head,
            min(CASE WHEN visible_at > $2 OR receive_count >= $5 THEN seq END) OVER w AS blocked_at
-      FROM {s}.messages m
-     WHERE queue_id = $1
-       AND NOT EXISTS (SELECT 1 FROM busy b WHERE b.group_id IS NOT DISTINCT FROM m.group_id)
+      FROM fronts
     WINDOW w AS (PARTITION BY group_id)
 ),
 picked AS (
@@ -101,7 +120,7 @@ WITH dead AS (
        AND NOT EXISTS (
            SELECT 1 FROM {s}.messages f
             WHERE f.queue_id = $1 AND f.in_flight AND f.visible_at > $2
-              AND f.group_id IS NOT DISTINCT FROM m.group_id)
+              AND f.group_id = m.group_id)
      ORDER BY seq
      LIMIT $4
 )";
@@ -119,7 +138,7 @@ impl ClaimSql {
             // Keyed by schema and queue: two-key advisory locks live apart from the one-key kind.
             lock_queue: in_schema(
                 schema,
-                "SELECT pg_advisory_xact_lock(hashtext('{s}'), ($1 % 2147483647)::integer)",
+                "SELECT pg_advisory_xact_lock(hashtext('{s}'), ($1::bigint % 2147483647)::integer)",
             ),
         }
     }

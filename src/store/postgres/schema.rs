@@ -143,6 +143,8 @@ CREATE TABLE IF NOT EXISTS {s}.messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_visibility ON {s}.messages (queue_id, visible_at);
 CREATE INDEX IF NOT EXISTS messages_by_age ON {s}.messages (queue_id, sent_ms);
+CREATE INDEX IF NOT EXISTS messages_by_group ON {s}.messages (queue_id, group_id, seq)
+    WHERE group_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS {s}.dedup (
     queue_id BIGINT NOT NULL,
     group_id TEXT NOT NULL,
