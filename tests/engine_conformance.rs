@@ -312,12 +312,12 @@ impl Store for Dummy {
     ) -> Result<Option<Vec<lull::engine::Received>>, lull::store::StoreError> {
         Ok(None)
     }
-    async fn delete_message(
+    async fn delete_messages(
         &self,
         _: &QueueKey,
-        _: lull::engine::message::ReceiptHandle,
+        _: &[lull::engine::message::ReceiptHandle],
         _: u64,
-    ) -> Result<Option<lull::store::ReceiptOutcome>, lull::store::StoreError> {
+    ) -> Result<Option<Vec<lull::store::ReceiptOutcome>>, lull::store::StoreError> {
         Ok(None)
     }
     async fn change_visibility(

@@ -99,28 +99,25 @@ pub trait Store: Send + Sync + 'static {
         request: ClaimRequest,
         now: Millis,
     ) -> Result<Option<Vec<Received>>, StoreError>;
+    /// Deletes the message a receipt handle names, if the handle is the current one.
     async fn delete_message(
         &self,
         key: &QueueKey,
         receipt: ReceiptHandle,
         now: Millis,
-    ) -> Result<Option<ReceiptOutcome>, StoreError>;
-    /// Deletes several messages in one durable write. The default deletes them one by one.
+    ) -> Result<Option<ReceiptOutcome>, StoreError> {
+        Ok(self
+            .delete_messages(key, &[receipt], now)
+            .await?
+            .and_then(|mut v| v.pop()))
+    }
+    /// Deletes several messages by receipt handle in one durable write.
     async fn delete_messages(
         &self,
         key: &QueueKey,
         receipts: &[ReceiptHandle],
         now: Millis,
-    ) -> Result<Option<Vec<ReceiptOutcome>>, StoreError> {
-        let mut out = Vec::with_capacity(receipts.len());
-        for r in receipts {
-            match self.delete_message(key, *r, now).await? {
-                Some(o) => out.push(o),
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(out))
-    }
+    ) -> Result<Option<Vec<ReceiptOutcome>>, StoreError>;
     async fn change_visibility(
         &self,
         key: &QueueKey,

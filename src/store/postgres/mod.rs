@@ -581,18 +581,6 @@ impl Store for PostgresStore {
         Ok(self.claim_in(key, request, now).await?)
     }
 
-    async fn delete_message(
-        &self,
-        key: &QueueKey,
-        receipt: ReceiptHandle,
-        now: Millis,
-    ) -> Result<Option<ReceiptOutcome>, StoreError> {
-        Ok(self
-            .delete_messages(key, &[receipt], now)
-            .await?
-            .and_then(|mut v| v.pop()))
-    }
-
     async fn delete_messages(
         &self,
         key: &QueueKey,
