@@ -73,6 +73,7 @@ impl App {
     fn router(self) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
+            .route("/metrics", get(metrics))
             .fallback(dispatch)
             .with_state(self)
     }
@@ -104,6 +105,16 @@ pub async fn serve(
     })
     .await;
     result
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    match crate::metrics::render(&app.engine, &app.settings.region).await {
+        Ok(text) => ([("content-type", "text/plain; version=0.0.4")], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "metrics unavailable\n").into_response()
+        }
+    }
 }
 
 async fn dispatch(State(app): State<App>, req: Request) -> Response {

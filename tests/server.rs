@@ -77,6 +77,18 @@ async fn healthz_and_a_json_round_trip() {
     assert_eq!(sent["MD5OfMessageBody"], "49f68a5c8493ec2c0bf489821c21fc3b");
     let (_, got) = sqs(&s.base, "ReceiveMessage", json!({"QueueUrl": url})).await;
     assert_eq!(got["Messages"][0]["Body"], "hi");
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "lull_queue_messages{region=\"us-east-1\",queue=\"inproc\",state=\"in_flight\"} 1"
+        ),
+        "{metrics}"
+    );
     let (status, err) = sqs(&s.base, "GetQueueUrl", json!({"QueueName": "missing"})).await;
     assert_eq!(status, 400);
     assert_eq!(err["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
