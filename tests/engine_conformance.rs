@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lull::clock::{Clock, ManualClock};
-use lull::engine::{Engine, EngineError, QueueKey, ReceiveRequest, SendRequest};
+use lull::engine::topics::{Publication, TopicKey, TopicRecord};
+use lull::engine::{
+    AttributeValue, Attributes, Engine, EngineError, QueueKey, ReceiveRequest, SendRequest,
+};
 use lull::store::embedded::EmbeddedStore;
 use lull::store::postgres::PostgresStore;
 use lull::store::Store;
@@ -350,6 +353,27 @@ impl Store for Dummy {
         _: u64,
     ) -> Result<usize, lull::store::StoreError> {
         Ok(0)
+    }
+    async fn create_topic(
+        &self,
+        r: TopicRecord,
+    ) -> Result<(TopicRecord, bool), lull::store::StoreError> {
+        Ok((r, false))
+    }
+    async fn update_topic(&self, _: TopicRecord) -> Result<bool, lull::store::StoreError> {
+        Ok(false)
+    }
+    async fn get_topic(
+        &self,
+        _: &TopicKey,
+    ) -> Result<Option<TopicRecord>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn list_topics(&self, _: &str) -> Result<Vec<TopicRecord>, lull::store::StoreError> {
+        Ok(vec![])
+    }
+    async fn delete_topic(&self, _: &TopicKey) -> Result<bool, lull::store::StoreError> {
+        Ok(false)
     }
 }
 
@@ -854,6 +878,784 @@ async fn validation_rejects_bad_input<B: Backend>(h: Harness<B>) {
     assert!(out[0].is_ok());
 }
 
+// ---- topics -------------------------------------------------------------------------------
+
+fn attrs(list: &[(&str, &str)]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn string_attrs(list: &[(&str, &str)]) -> Attributes {
+    list.iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                AttributeValue {
+                    data_type: "String".into(),
+                    string_value: Some(v.to_string()),
+                    binary_value: None,
+                },
+            )
+        })
+        .collect()
+}
+
+fn text(message: &str) -> Publication {
+    Publication {
+        message: message.into(),
+        ..Default::default()
+    }
+}
+
+impl<B: Backend> Harness<B> {
+    async fn topic(&self, name: &str, attributes: &[(&str, &str)]) -> String {
+        let t = self
+            .engine
+            .create_topic(
+                TopicKey::new("us-east-1", name),
+                attrs(attributes),
+                BTreeMap::new(),
+            )
+            .await
+            .expect("create topic");
+        self.engine.topic_arn(&t.key)
+    }
+
+    async fn subscribe_queue(&self, topic: &str, q: &QueueKey, a: &[(&str, &str)]) -> String {
+        self.engine
+            .subscribe(topic, "sqs", &self.engine.arn(q), attrs(a))
+            .await
+            .expect("subscribe")
+            .subscription_arn
+    }
+
+    /// Receives and deletes everything visible: the bodies, in delivery order.
+    async fn drain(&self, q: &QueueKey) -> Vec<String> {
+        let got = self.receive(q, 10).await;
+        for (_, r) in &got {
+            self.delete(q, r).await;
+        }
+        got.into_iter().map(|(b, _)| b).collect()
+    }
+}
+
+fn invalid_parameter<T: std::fmt::Debug>(r: Result<T, EngineError>) -> String {
+    match r {
+        Err(EngineError::InvalidParameter(m)) => m,
+        other => panic!("expected InvalidParameter, got {other:?}"),
+    }
+}
+
+async fn topic_create_is_idempotent_and_reports_attributes<B: Backend>(h: Harness<B>) {
+    let arn = h.topic("news", &[("DisplayName", "News")]).await;
+    assert_eq!(arn, "arn:aws:sns:us-east-1:123456789012:news");
+    assert_eq!(h.topic("news", &[("DisplayName", "News")]).await, arn);
+    assert_eq!(
+        h.topic("news", &[]).await,
+        arn,
+        "no attributes asks for none"
+    );
+    let clash = h
+        .engine
+        .create_topic(
+            TopicKey::new("us-east-1", "news"),
+            attrs(&[("DisplayName", "Other")]),
+            BTreeMap::new(),
+        )
+        .await;
+    assert!(invalid_parameter(clash).contains("already exists with different attributes"));
+    let fifo_name_without_flag = h
+        .engine
+        .create_topic(
+            TopicKey::new("us-east-1", "x.fifo"),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        )
+        .await;
+    invalid_parameter(fifo_name_without_flag);
+    let flag_without_suffix = h
+        .engine
+        .create_topic(
+            TopicKey::new("us-east-1", "x"),
+            attrs(&[("FifoTopic", "true")]),
+            BTreeMap::new(),
+        )
+        .await;
+    invalid_parameter(flag_without_suffix);
+    let fifo = h.topic("orders.fifo", &[("FifoTopic", "true")]).await;
+    // Another region keeps its own topics.
+    h.engine
+        .create_topic(
+            TopicKey::new("eu-west-1", "elsewhere"),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        h.engine.list_topics("us-east-1").await.unwrap(),
+        [arn.clone(), fifo.clone()]
+    );
+
+    let a = h.engine.topic_attributes(&arn).await.unwrap();
+    assert_eq!(a["TopicArn"], arn);
+    assert_eq!(a["Owner"], ACCOUNT);
+    assert_eq!(a["DisplayName"], "News");
+    assert_eq!(a["SubscriptionsConfirmed"], "0");
+    assert_eq!(a["SubscriptionsPending"], "0");
+    assert_eq!(a["SubscriptionsDeleted"], "0");
+    assert!(a["EffectiveDeliveryPolicy"].contains("defaultHealthyRetryPolicy"));
+    assert!(a["Policy"].contains(&arn));
+    assert!(!a.contains_key("FifoTopic"));
+    let f = h.engine.topic_attributes(&fifo).await.unwrap();
+    assert_eq!(f["FifoTopic"], "true");
+    assert_eq!(f["ContentBasedDeduplication"], "false");
+
+    h.engine
+        .set_topic_attribute(&fifo, "ContentBasedDeduplication", "true")
+        .await
+        .unwrap();
+    assert_eq!(
+        h.engine.topic_attributes(&fifo).await.unwrap()["ContentBasedDeduplication"],
+        "true"
+    );
+    invalid_parameter(
+        h.engine
+            .set_topic_attribute(&arn, "ContentBasedDeduplication", "true")
+            .await,
+    );
+    invalid_parameter(h.engine.set_topic_attribute(&arn, "Bogus", "1").await);
+    invalid_parameter(
+        h.engine
+            .set_topic_attribute(&arn, "FifoTopic", "true")
+            .await,
+    );
+
+    h.engine
+        .tag_topic(&arn, [("team".to_string(), "core".to_string())].into())
+        .await
+        .unwrap();
+    assert_eq!(h.engine.topic_tags(&arn).await.unwrap().len(), 1);
+    h.engine.untag_topic(&arn, &["team".into()]).await.unwrap();
+    assert!(h.engine.topic_tags(&arn).await.unwrap().is_empty());
+
+    h.engine.delete_topic(&arn).await.unwrap();
+    h.engine
+        .delete_topic(&arn)
+        .await
+        .expect("deleting again is no error");
+    assert!(matches!(
+        h.engine.topic_attributes(&arn).await,
+        Err(EngineError::NotFound(_))
+    ));
+    assert_eq!(h.engine.list_topics("us-east-1").await.unwrap(), [fifo]);
+}
+
+async fn subscribe_and_unsubscribe<B: Backend>(h: Harness<B>) {
+    let t = h.topic("alerts", &[]).await;
+    let q = h.queue("alerts-q", &[]).await;
+    let fq = h.queue("alerts-q.fifo", &[("FifoQueue", "true")]).await;
+    let sub = h.subscribe_queue(&t, &q, &[]).await;
+    assert!(sub.starts_with(&format!("{t}:")));
+    assert_eq!(
+        h.subscribe_queue(&t, &q, &[]).await,
+        sub,
+        "the same endpoint twice is one subscription"
+    );
+    let differs = h
+        .engine
+        .subscribe(
+            &t,
+            "sqs",
+            &h.engine.arn(&q),
+            attrs(&[("RawMessageDelivery", "true")]),
+        )
+        .await;
+    invalid_parameter(differs);
+    // A queue that does not exist, a FIFO queue on a standard topic, unknown protocols.
+    let missing = h
+        .engine
+        .subscribe(
+            &t,
+            "sqs",
+            "arn:aws:sqs:us-east-1:123456789012:nope",
+            BTreeMap::new(),
+        )
+        .await;
+    invalid_parameter(missing);
+    invalid_parameter(
+        h.engine
+            .subscribe(&t, "sqs", &h.engine.arn(&fq), BTreeMap::new())
+            .await,
+    );
+    invalid_parameter(
+        h.engine
+            .subscribe(&t, "carrier-pigeon", "x", BTreeMap::new())
+            .await,
+    );
+    invalid_parameter(
+        h.engine
+            .subscribe(&t, "https", "http://insecure.example", BTreeMap::new())
+            .await,
+    );
+    let bad_policy = h
+        .engine
+        .subscribe(
+            &t,
+            "lambda",
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+            attrs(&[("FilterPolicy", "{not json")]),
+        )
+        .await;
+    assert!(invalid_parameter(bad_policy)
+        .starts_with("Invalid parameter: Attributes Reason: FilterPolicy"));
+
+    let web = h
+        .engine
+        .subscribe(&t, "https", "https://hooks.example/x", BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(web.pending, "HTTP endpoints wait for confirmation");
+    let lambda = h
+        .engine
+        .subscribe(
+            &t,
+            "lambda",
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    assert!(!lambda.pending);
+    let a = h.engine.topic_attributes(&t).await.unwrap();
+    assert_eq!(
+        (
+            a["SubscriptionsConfirmed"].as_str(),
+            a["SubscriptionsPending"].as_str()
+        ),
+        ("2", "1")
+    );
+
+    let listed = h.engine.list_subscriptions_by_topic(&t).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0].subscription_arn, sub);
+    assert_eq!(listed[0].endpoint, h.engine.arn(&q));
+    assert_eq!(listed[0].protocol, "sqs");
+    assert_eq!(
+        h.engine.list_subscriptions("us-east-1").await.unwrap(),
+        listed
+    );
+    assert!(h
+        .engine
+        .list_subscriptions("eu-west-1")
+        .await
+        .unwrap()
+        .is_empty());
+
+    let sa = h.engine.subscription_attributes(&sub).await.unwrap();
+    assert_eq!(sa["TopicArn"], t);
+    assert_eq!(sa["Protocol"], "sqs");
+    assert_eq!(sa["PendingConfirmation"], "false");
+    assert_eq!(sa["RawMessageDelivery"], "false");
+    h.engine
+        .set_subscription_attribute(&sub, "RawMessageDelivery", "true")
+        .await
+        .unwrap();
+    h.engine
+        .set_subscription_attribute(&sub, "FilterPolicy", r#"{"color":["red"]}"#)
+        .await
+        .unwrap();
+    let sa = h.engine.subscription_attributes(&sub).await.unwrap();
+    assert_eq!(sa["RawMessageDelivery"], "true");
+    assert_eq!(sa["FilterPolicy"], r#"{"color":["red"]}"#);
+    assert_eq!(sa["FilterPolicyScope"], "MessageAttributes");
+    let bad_raw = h
+        .engine
+        .set_subscription_attribute(&sub, "RawMessageDelivery", "maybe")
+        .await;
+    invalid_parameter(bad_raw);
+    let bad_policy = h
+        .engine
+        .set_subscription_attribute(&sub, "FilterPolicy", "[1]")
+        .await;
+    assert!(invalid_parameter(bad_policy).starts_with("Invalid parameter: FilterPolicy"));
+    let nested = h
+        .engine
+        .set_subscription_attribute(&sub, "FilterPolicy", r#"{"a":{"b":["c"]}}"#)
+        .await;
+    assert!(invalid_parameter(nested).contains("does not support nested"));
+    invalid_parameter(
+        h.engine
+            .set_subscription_attribute(&sub, "FilterPolicyScope", "Everything")
+            .await,
+    );
+    invalid_parameter(
+        h.engine
+            .set_subscription_attribute(&sub, "Endpoint", "x")
+            .await,
+    );
+
+    h.engine.unsubscribe(&sub).await.unwrap();
+    h.engine
+        .unsubscribe(&sub)
+        .await
+        .expect("unsubscribing again is no error");
+    assert!(matches!(
+        h.engine.subscription_attributes(&sub).await,
+        Err(EngineError::NotFound(_))
+    ));
+    assert_eq!(
+        h.engine
+            .list_subscriptions_by_topic(&t)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // A new subscription of the same endpoint gets a new ARN.
+    assert_ne!(h.subscribe_queue(&t, &q, &[]).await, sub);
+}
+
+async fn publish_fans_out_raw_and_enveloped<B: Backend>(h: Harness<B>) {
+    let t = h.topic("fan", &[]).await;
+    let a = h.queue("fan-a", &[]).await;
+    let b = h.queue("fan-b", &[]).await;
+    let raw = h.queue("fan-raw", &[]).await;
+    let sub_a = h.subscribe_queue(&t, &a, &[]).await;
+    h.subscribe_queue(&t, &b, &[]).await;
+    h.subscribe_queue(&t, &raw, &[("RawMessageDelivery", "true")])
+        .await;
+    let web = h
+        .engine
+        .subscribe(&t, "http", "http://127.0.0.1:9/hook", BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(web.pending);
+
+    let out = h
+        .engine
+        .publish(
+            &t,
+            Publication {
+                message: "hello fans".into(),
+                subject: Some("greeting".into()),
+                message_attributes: string_attrs(&[("color", "red")]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(out.sequence_number.is_none());
+
+    for q in [&a, &b] {
+        let got = h.drain(q).await;
+        assert_eq!(got.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&got[0]).expect("envelope is JSON");
+        assert_eq!(v["Type"], "Notification");
+        assert_eq!(v["MessageId"], out.message_id.as_str());
+        assert_eq!(v["TopicArn"], t.as_str());
+        assert_eq!(v["Subject"], "greeting");
+        assert_eq!(v["Message"], "hello fans");
+        assert_eq!(v["Timestamp"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(v["SignatureVersion"], "1");
+        assert!(v["SigningCertURL"].is_string());
+        assert_eq!(v["MessageAttributes"]["color"]["Type"], "String");
+        assert_eq!(v["MessageAttributes"]["color"]["Value"], "red");
+        let unsubscribe = v["UnsubscribeURL"].as_str().unwrap_or_default();
+        if q == &a {
+            assert!(unsubscribe
+                .ends_with(&form_urlencoded::byte_serialize(sub_a.as_bytes()).collect::<String>()));
+        }
+    }
+    let got = h
+        .engine
+        .receive(
+            &raw,
+            ReceiveRequest {
+                max_messages: Some(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].message.body, "hello fans",
+        "raw delivery sends the message itself"
+    );
+    assert_eq!(
+        got[0]
+            .message
+            .attributes
+            .get("color")
+            .and_then(|v| v.string_value.as_deref()),
+        Some("red"),
+        "and its attributes as SQS message attributes"
+    );
+
+    // Per-protocol messages: the SQS subscribers get the `sqs` entry.
+    h.engine
+        .publish(
+            &t,
+            Publication {
+                message: r#"{"default":"for everyone","sqs":"for queues"}"#.into(),
+                message_structure: Some("json".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let got = h.drain(&a).await;
+    let v: serde_json::Value = serde_json::from_str(&got[0]).unwrap();
+    assert_eq!(v["Message"], "for queues");
+    assert!(v.get("Subject").is_none());
+    assert!(v.get("MessageAttributes").is_none());
+    let no_default = h
+        .engine
+        .publish(
+            &t,
+            Publication {
+                message: r#"{"sqs":"x"}"#.into(),
+                message_structure: Some("json".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(invalid_parameter(no_default).contains("No default entry"));
+
+    // A subscriber whose queue is gone does not stop delivery to the others.
+    h.engine.delete_queue(&b).await.unwrap();
+    h.engine.publish(&t, text("after")).await.unwrap();
+    assert_eq!(h.drain(&raw).await.len(), 2);
+}
+
+async fn filter_policies_select_subscribers<B: Backend>(h: Harness<B>) {
+    let t = h.topic("filtered", &[]).await;
+    let red = h.queue("red", &[]).await;
+    let big = h.queue("big", &[]).await;
+    let all = h.queue("all", &[]).await;
+    h.subscribe_queue(
+        &t,
+        &red,
+        &[
+            ("RawMessageDelivery", "true"),
+            ("FilterPolicy", r#"{"color":["red"]}"#),
+        ],
+    )
+    .await;
+    h.subscribe_queue(
+        &t,
+        &big,
+        &[
+            ("RawMessageDelivery", "true"),
+            ("FilterPolicyScope", "MessageBody"),
+            (
+                "FilterPolicy",
+                r#"{"order":{"total":[{"numeric":[">",100]}]}}"#,
+            ),
+        ],
+    )
+    .await;
+    h.subscribe_queue(&t, &all, &[("RawMessageDelivery", "true")])
+        .await;
+
+    let publish = |body: &'static str, color: Option<&'static str>| {
+        let engine = h.engine.clone();
+        let t = t.clone();
+        async move {
+            engine
+                .publish(
+                    &t,
+                    Publication {
+                        message: body.into(),
+                        message_attributes: color
+                            .map(|c| string_attrs(&[("color", c)]))
+                            .unwrap_or_default(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    publish(r#"{"order":{"total":500}}"#, Some("red")).await;
+    publish(r#"{"order":{"total":5}}"#, Some("blue")).await;
+    publish("not json", Some("red")).await;
+    publish(r#"{"order":{"total":101}}"#, None).await;
+
+    assert_eq!(
+        h.drain(&red).await,
+        [r#"{"order":{"total":500}}"#, "not json"]
+    );
+    assert_eq!(
+        h.drain(&big).await,
+        [r#"{"order":{"total":500}}"#, r#"{"order":{"total":101}}"#]
+    );
+    assert_eq!(h.drain(&all).await.len(), 4);
+}
+
+async fn fifo_topic_keeps_group_order_and_drops_duplicates<B: Backend>(h: Harness<B>) {
+    let t = h.topic("ledger.fifo", &[("FifoTopic", "true")]).await;
+    let std_q = h.queue("ledger-standard", &[]).await;
+    invalid_parameter(
+        h.engine
+            .subscribe(&t, "sqs", &h.engine.arn(&std_q), BTreeMap::new())
+            .await,
+    );
+    invalid_parameter(
+        h.engine
+            .subscribe(&t, "https", "https://hooks.example/x", BTreeMap::new())
+            .await,
+    );
+    let queues = [
+        h.queue("ledger-1.fifo", &[("FifoQueue", "true")]).await,
+        h.queue("ledger-2.fifo", &[("FifoQueue", "true")]).await,
+    ];
+    for q in &queues {
+        h.subscribe_queue(&t, q, &[("RawMessageDelivery", "true")])
+            .await;
+    }
+    let publish = |body: String, group: &str, dedup: &str| Publication {
+        message: body,
+        group_id: Some(group.into()),
+        dedup_id: Some(dedup.into()),
+        ..Default::default()
+    };
+    let mut seqs = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        for g in ["a", "b"] {
+            let out = h
+                .engine
+                .publish(&t, publish(format!("{g}{i}"), g, &format!("{g}-{i}")))
+                .await
+                .unwrap();
+            seqs.push(
+                out.sequence_number
+                    .clone()
+                    .expect("FIFO topics number messages"),
+            );
+            ids.push(out.message_id);
+        }
+    }
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seqs, "sequence numbers increase");
+    // A duplicate within five minutes returns the original and delivers nothing.
+    let again = h
+        .engine
+        .publish(&t, publish("a0".into(), "a", "a-0"))
+        .await
+        .unwrap();
+    assert_eq!(again.message_id, ids[0]);
+    assert_eq!(again.sequence_number.as_deref(), Some(seqs[0].as_str()));
+
+    for q in &queues {
+        let got = h
+            .engine
+            .receive(
+                q,
+                ReceiveRequest {
+                    max_messages: Some(10),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let per_group = |g: &str| -> Vec<String> {
+            got.iter()
+                .filter(|r| r.message.group_id.as_deref() == Some(g))
+                .map(|r| r.message.body.clone())
+                .collect()
+        };
+        assert_eq!(per_group("a"), ["a0", "a1", "a2"]);
+        assert_eq!(per_group("b"), ["b0", "b1", "b2"]);
+        assert_eq!(got.len(), 6);
+        assert_eq!(
+            got[0].message.dedup_id.as_deref(),
+            Some("a-0"),
+            "dedup id is passed on"
+        );
+    }
+
+    // Group id is required; deduplication needs an id or content-based deduplication.
+    invalid_parameter(h.engine.publish(&t, text("x")).await);
+    let no_dedup = Publication {
+        group_id: Some("a".into()),
+        ..text("x")
+    };
+    invalid_parameter(h.engine.publish(&t, no_dedup.clone()).await);
+    h.engine
+        .set_topic_attribute(&t, "ContentBasedDeduplication", "true")
+        .await
+        .unwrap();
+    let first = h.engine.publish(&t, no_dedup.clone()).await.unwrap();
+    assert_eq!(h.engine.publish(&t, no_dedup.clone()).await.unwrap(), first);
+    h.advance(5 * 60);
+    assert_ne!(h.engine.publish(&t, no_dedup).await.unwrap(), first);
+    // Standard topics refuse FIFO parameters.
+    let plain = h.topic("plain", &[]).await;
+    invalid_parameter(
+        h.engine
+            .publish(
+                &plain,
+                Publication {
+                    group_id: Some("g".into()),
+                    ..text("x")
+                },
+            )
+            .await,
+    );
+}
+
+async fn topics_survive_restart<B: Backend>(mut h: Harness<B>) {
+    let t = h.topic("kept", &[("DisplayName", "Kept")]).await;
+    let f = h
+        .topic(
+            "kept.fifo",
+            &[("FifoTopic", "true"), ("ContentBasedDeduplication", "true")],
+        )
+        .await;
+    let q = h.queue("kept-q", &[]).await;
+    let sub = h
+        .subscribe_queue(
+            &t,
+            &q,
+            &[
+                ("RawMessageDelivery", "true"),
+                ("FilterPolicy", r#"{"k":["v"]}"#),
+            ],
+        )
+        .await;
+    h.engine
+        .subscribe(&t, "https", "https://hooks.example/y", BTreeMap::new())
+        .await
+        .unwrap();
+    h.engine
+        .tag_topic(&t, [("env".to_string(), "test".to_string())].into())
+        .await
+        .unwrap();
+
+    h.restart().await;
+
+    assert_eq!(
+        h.engine.list_topics("us-east-1").await.unwrap(),
+        [t.clone(), f.clone()]
+    );
+    let a = h.engine.topic_attributes(&t).await.unwrap();
+    assert_eq!(a["DisplayName"], "Kept");
+    assert_eq!(
+        (
+            a["SubscriptionsConfirmed"].as_str(),
+            a["SubscriptionsPending"].as_str()
+        ),
+        ("1", "1")
+    );
+    assert_eq!(
+        h.engine.topic_attributes(&f).await.unwrap()["ContentBasedDeduplication"],
+        "true"
+    );
+    assert_eq!(
+        h.engine
+            .topic_tags(&t)
+            .await
+            .unwrap()
+            .get("env")
+            .map(String::as_str),
+        Some("test")
+    );
+    let sa = h.engine.subscription_attributes(&sub).await.unwrap();
+    assert_eq!(sa["FilterPolicy"], r#"{"k":["v"]}"#);
+    // The restored subscription still delivers, and still filters.
+    h.engine
+        .publish(
+            &t,
+            Publication {
+                message_attributes: string_attrs(&[("k", "v")]),
+                ..text("yes")
+            },
+        )
+        .await
+        .unwrap();
+    h.engine.publish(&t, text("no")).await.unwrap();
+    assert_eq!(h.drain(&q).await, ["yes"]);
+}
+
+async fn failed_deliveries_go_to_the_subscription_dead_letter_queue<B: Backend>(h: Harness<B>) {
+    let t = h.topic("guarded", &[]).await;
+    let q = h.queue("guarded-q", &[]).await;
+    let dlq = h.queue("guarded-dlq", &[]).await;
+    let policy = format!(r#"{{"deadLetterTargetArn":"{}"}}"#, h.engine.arn(&dlq));
+    h.subscribe_queue(
+        &t,
+        &q,
+        &[
+            ("RawMessageDelivery", "true"),
+            ("RedrivePolicy", policy.as_str()),
+        ],
+    )
+    .await;
+    h.engine.publish(&t, text("delivered")).await.unwrap();
+    h.engine.delete_queue(&q).await.unwrap();
+    h.engine.publish(&t, text("undeliverable")).await.unwrap();
+    assert_eq!(h.drain(&dlq).await, ["undeliverable"]);
+}
+
+async fn publish_validates_and_needs_a_topic<B: Backend>(h: Harness<B>) {
+    let missing = h
+        .engine
+        .publish("arn:aws:sns:us-east-1:123456789012:ghost", text("boo"))
+        .await;
+    assert!(
+        matches!(missing, Err(EngineError::NotFound(_))),
+        "{missing:?}"
+    );
+    invalid_parameter(h.engine.publish("not-an-arn", text("boo")).await);
+    assert!(matches!(
+        h.engine
+            .subscribe(
+                "arn:aws:sns:us-east-1:123456789012:ghost",
+                "sqs",
+                "x",
+                BTreeMap::new()
+            )
+            .await,
+        Err(EngineError::NotFound(_))
+    ));
+    let t = h.topic("strict", &[]).await;
+    invalid_parameter(h.engine.publish(&t, text("")).await);
+    let big = "x".repeat(256 * 1024 + 1);
+    assert!(invalid_parameter(h.engine.publish(&t, text(&big)).await).contains("too long"));
+    h.engine
+        .publish(&t, text(&"x".repeat(256 * 1024)))
+        .await
+        .expect("exactly 256 KiB is accepted");
+    invalid_parameter(
+        h.engine
+            .publish(
+                &t,
+                Publication {
+                    subject: Some("line\nbreak".into()),
+                    ..text("x")
+                },
+            )
+            .await,
+    );
+    invalid_parameter(
+        h.engine
+            .publish(
+                &t,
+                Publication {
+                    message_structure: Some("xml".into()),
+                    ..text("x")
+                },
+            )
+            .await,
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr, [$($test:ident),* $(,)?]) => {
         mod $backend {
@@ -888,6 +1690,14 @@ conformance!(
         state_survives_restart,
         long_poll_returns_when_a_message_arrives,
         validation_rejects_bad_input,
+        topic_create_is_idempotent_and_reports_attributes,
+        subscribe_and_unsubscribe,
+        publish_fans_out_raw_and_enveloped,
+        filter_policies_select_subscribers,
+        fifo_topic_keeps_group_order_and_drops_duplicates,
+        topics_survive_restart,
+        publish_validates_and_needs_a_topic,
+        failed_deliveries_go_to_the_subscription_dead_letter_queue,
     ]
 );
 
@@ -911,6 +1721,14 @@ conformance!(
         state_survives_restart,
         long_poll_returns_when_a_message_arrives,
         validation_rejects_bad_input,
+        topic_create_is_idempotent_and_reports_attributes,
+        subscribe_and_unsubscribe,
+        publish_fans_out_raw_and_enveloped,
+        filter_policies_select_subscribers,
+        fifo_topic_keeps_group_order_and_drops_duplicates,
+        topics_survive_restart,
+        publish_validates_and_needs_a_topic,
+        failed_deliveries_go_to_the_subscription_dead_letter_queue,
     ]
 );
 
@@ -1126,5 +1944,62 @@ mod postgres_nodes {
         assert_eq!(n, 1);
         // No wake-up crosses nodes: the waiting node finds it at its next re-check.
         assert!(took < Duration::from_millis(2500), "took {took:?}");
+    }
+}
+
+/// PostgreSQL only: the layout version recorded in a schema.
+mod postgres_schema {
+    use super::*;
+
+    async fn raw_client(pg: &Postgres) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&pg.base, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client
+    }
+
+    #[tokio::test]
+    async fn a_version_1_schema_gains_topics_and_a_newer_one_is_refused() {
+        let pg = Postgres::new();
+        pg.store().await.close();
+        let client = raw_client(&pg).await;
+        let s = &pg.schema;
+        // What a schema written before topics existed looks like.
+        client
+            .batch_execute(&format!(
+                "DROP TABLE {s}.topics; UPDATE {s}.meta SET value = '1' WHERE key = 'schema_version'"
+            ))
+            .await
+            .expect("downgrade");
+        let store = pg.store().await;
+        let engine = Engine::new(store.clone(), Arc::new(ManualClock::new(START_MS)), ACCOUNT);
+        engine
+            .create_topic(
+                TopicKey::new("us-east-1", "upgraded"),
+                BTreeMap::new(),
+                BTreeMap::new(),
+            )
+            .await
+            .expect("topics work after the upgrade");
+        store.close();
+        let version: String = client
+            .query_one(
+                &format!("SELECT value FROM {s}.meta WHERE key = 'schema_version'"),
+                &[],
+            )
+            .await
+            .expect("version")
+            .get(0);
+        assert_eq!(version, "2");
+
+        client
+            .batch_execute(&format!(
+                "UPDATE {s}.meta SET value = '99' WHERE key = 'schema_version'"
+            ))
+            .await
+            .expect("pretend a newer lull wrote it");
+        let refused = PostgresStore::open(&pg.url()).await;
+        assert!(refused.is_err(), "a newer layout is refused");
     }
 }

@@ -32,6 +32,12 @@ pub enum EngineError {
     InvalidSecurity(String),
     #[error("Only one PurgeQueue operation on {0} is allowed every 60 seconds.")]
     PurgeQueueInProgress(String),
+    /// SNS: a topic, subscription or endpoint that does not exist (the text is SNS's).
+    #[error("{0}")]
+    NotFound(String),
+    /// SNS: a bad parameter; the text is SNS's (`Invalid parameter: …`).
+    #[error("{0}")]
+    InvalidParameter(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -11,6 +11,7 @@ pub mod queue;
 mod queue_admin;
 mod receiving;
 pub mod sending;
+pub mod topics;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,6 +46,7 @@ struct Inner {
     move_tasks: Mutex<Vec<move_task::MoveTask>>,
     /// When each queue was last purged: SQS allows one purge per queue every 60 seconds.
     purged_at: Mutex<HashMap<QueueKey, Millis>>,
+    topics: topics::TopicsState,
 }
 
 impl Engine {
@@ -58,6 +60,7 @@ impl Engine {
                 closing: AtomicBool::new(false),
                 move_tasks: Mutex::new(Vec::new()),
                 purged_at: Mutex::new(HashMap::new()),
+                topics: topics::TopicsState::default(),
             }),
         }
     }

@@ -89,6 +89,9 @@ impl SqsError {
                     "AWS.SimpleQueueService.PurgeQueueInProgress",
                     403,
                 ),
+                // SNS errors; SQS actions never raise them, the SNS front door has its own table.
+                E::NotFound(_) => ("NotFound", "NotFound", 404),
+                E::InvalidParameter(_) => ("InvalidParameterValue", "InvalidParameterValue", 400),
                 E::Store(_) => ("InternalFailure", "InternalFailure", 500),
             },
             SqsError::MissingParameter(_) => ("MissingParameter", "MissingParameter", 400),

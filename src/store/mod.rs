@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use crate::clock::Millis;
 use crate::engine::message::{NewMessage, ReceiptHandle, Received, Sent};
 use crate::engine::queue::{QueueKey, QueueRecord};
+use crate::engine::topics::{TopicKey, TopicRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -139,4 +140,15 @@ pub trait Store: Send + Sync + 'static {
         max: usize,
         now: Millis,
     ) -> Result<usize, StoreError>;
+
+    /// Creates the topic unless one with that key exists; returns the stored record either way and
+    /// whether it was created now. Subscriptions live inside the topic's record.
+    async fn create_topic(&self, record: TopicRecord) -> Result<(TopicRecord, bool), StoreError>;
+    /// Replaces a topic's record (attributes, tags, subscriptions). False when it does not exist.
+    async fn update_topic(&self, record: TopicRecord) -> Result<bool, StoreError>;
+    async fn get_topic(&self, key: &TopicKey) -> Result<Option<TopicRecord>, StoreError>;
+    /// All topics of a region, sorted by name.
+    async fn list_topics(&self, region: &str) -> Result<Vec<TopicRecord>, StoreError>;
+    /// Deletes a topic with its subscriptions. False when it did not exist.
+    async fn delete_topic(&self, key: &TopicKey) -> Result<bool, StoreError>;
 }

@@ -48,10 +48,17 @@ pub enum Table {
     Messages,
     Dedup,
     Tasks,
+    Topics,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Queues, Table::Messages, Table::Dedup, Table::Tasks];
+    pub const ALL: [Table; 5] = [
+        Table::Queues,
+        Table::Messages,
+        Table::Dedup,
+        Table::Tasks,
+        Table::Topics,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -59,6 +66,7 @@ impl Table {
             Table::Messages => "messages",
             Table::Dedup => "dedup",
             Table::Tasks => "tasks",
+            Table::Topics => "topics",
         }
     }
 
@@ -68,6 +76,7 @@ impl Table {
             Table::Messages => "INSERT OR REPLACE INTO messages (k, v) VALUES (?1, ?2)",
             Table::Dedup => "INSERT OR REPLACE INTO dedup (k, v) VALUES (?1, ?2)",
             Table::Tasks => "INSERT OR REPLACE INTO tasks (k, v) VALUES (?1, ?2)",
+            Table::Topics => "INSERT OR REPLACE INTO topics (k, v) VALUES (?1, ?2)",
         }
     }
 
@@ -77,6 +86,7 @@ impl Table {
             Table::Messages => "DELETE FROM messages WHERE k = ?1",
             Table::Dedup => "DELETE FROM dedup WHERE k = ?1",
             Table::Tasks => "DELETE FROM tasks WHERE k = ?1",
+            Table::Topics => "DELETE FROM topics WHERE k = ?1",
         }
     }
 
@@ -86,6 +96,7 @@ impl Table {
             Table::Messages => "SELECT k, v FROM messages ORDER BY k",
             Table::Dedup => "SELECT k, v FROM dedup ORDER BY k",
             Table::Tasks => "SELECT k, v FROM tasks ORDER BY k",
+            Table::Topics => "SELECT k, v FROM topics ORDER BY k",
         }
     }
 }
@@ -493,6 +504,7 @@ mod tests {
         assert_eq!(dump(&kv, Table::Messages), vec![pair("q1/0001", "hello")]);
         assert!(dump(&kv, Table::Dedup).is_empty());
         assert!(dump(&kv, Table::Tasks).is_empty());
+        assert!(dump(&kv, Table::Topics).is_empty());
     }
 
     #[tokio::test]

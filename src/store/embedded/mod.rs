@@ -9,6 +9,7 @@
 
 pub mod kv;
 mod queue_state;
+mod topics;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -18,9 +19,11 @@ use parking_lot::Mutex;
 
 use self::kv::{Kv, KvError, Op, Table};
 use self::queue_state::{Change, DedupEntry, QueueState};
+use self::topics::Topics;
 use crate::clock::Millis;
 use crate::engine::message::{NewMessage, ReceiptHandle, Received, Sent, StoredMessage};
 use crate::engine::queue::{QueueKey, QueueRecord};
+use crate::engine::topics::{TopicKey, TopicRecord};
 use crate::store::{ClaimRequest, Counts, MoveDestination, ReceiptOutcome, Store, StoreError};
 
 impl From<KvError> for StoreError {
@@ -36,6 +39,7 @@ pub struct EmbeddedStore {
 
 struct State {
     queues: HashMap<QueueKey, QueueState>,
+    topics: Topics,
     last_seq: u64,
 }
 
@@ -156,11 +160,16 @@ impl EmbeddedStore {
             }
             Ok(())
         })?;
+        let topics = Topics::load(&kv)?;
         if !orphans.is_empty() {
             kv.commit_later(orphans);
         }
         Ok(Self {
-            state: Mutex::new(State { queues, last_seq }),
+            state: Mutex::new(State {
+                queues,
+                topics,
+                last_seq,
+            }),
             kv,
         })
     }
@@ -330,7 +339,9 @@ impl Store for EmbeddedStore {
     ) -> Result<Option<Vec<Sent>>, StoreError> {
         let wait = {
             let mut state = self.state.lock();
-            let State { queues, last_seq } = &mut *state;
+            let State {
+                queues, last_seq, ..
+            } = &mut *state;
             let Some(q) = queues.get_mut(key) else {
                 return Ok(None);
             };
@@ -623,5 +634,49 @@ impl Store for EmbeddedStore {
         let (moved, wait) = wait;
         wait.await?;
         Ok(moved)
+    }
+
+    async fn create_topic(&self, record: TopicRecord) -> Result<(TopicRecord, bool), StoreError> {
+        let wait = {
+            let mut state = self.state.lock();
+            match state.topics.create(record.clone())? {
+                Ok(op) => self.kv.submit(vec![op]),
+                Err(existing) => return Ok((existing, false)),
+            }
+        };
+        wait.await?;
+        Ok((record, true))
+    }
+
+    async fn update_topic(&self, record: TopicRecord) -> Result<bool, StoreError> {
+        let wait = {
+            let mut state = self.state.lock();
+            match state.topics.update(record)? {
+                Some(op) => self.kv.submit(vec![op]),
+                None => return Ok(false),
+            }
+        };
+        wait.await?;
+        Ok(true)
+    }
+
+    async fn get_topic(&self, key: &TopicKey) -> Result<Option<TopicRecord>, StoreError> {
+        Ok(self.state.lock().topics.get(key))
+    }
+
+    async fn list_topics(&self, region: &str) -> Result<Vec<TopicRecord>, StoreError> {
+        Ok(self.state.lock().topics.list(region))
+    }
+
+    async fn delete_topic(&self, key: &TopicKey) -> Result<bool, StoreError> {
+        let wait = {
+            let mut state = self.state.lock();
+            match state.topics.delete(key) {
+                Some(op) => self.kv.submit(vec![op]),
+                None => return Ok(false),
+            }
+        };
+        wait.await?;
+        Ok(true)
     }
 }

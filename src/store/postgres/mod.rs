@@ -13,6 +13,7 @@ mod claim;
 mod error;
 mod rows;
 mod schema;
+mod topics;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,7 @@ use self::schema::in_schema;
 use crate::clock::Millis;
 use crate::engine::message::{NewMessage, ReceiptHandle, Received, Sent, StoredMessage};
 use crate::engine::queue::{QueueKey, QueueRecord, DEDUP_WINDOW_MS};
+use crate::engine::topics::{TopicKey, TopicRecord};
 use crate::store::{ClaimRequest, Counts, MoveDestination, ReceiptOutcome, Store, StoreError};
 
 /// Statement texts for one schema, built once.
@@ -57,6 +59,7 @@ struct Sql {
     next_visible_at: String,
     movable: String,
     move_to: String,
+    topics: topics::TopicSql,
 }
 
 impl Sql {
@@ -64,6 +67,7 @@ impl Sql {
         let q = |t: &str| in_schema(s, t);
         Self {
             claim: ClaimSql::new(s),
+            topics: topics::TopicSql::new(s),
             find_queue: q("SELECT id, record::text FROM {s}.queues WHERE region = $1 AND name = $2"),
             queue_record: q("SELECT record::text FROM {s}.queues WHERE region = $1 AND name = $2"),
             insert_queue: q("INSERT INTO {s}.queues (region, name, record) VALUES ($1, $2, $3::text::jsonb)
@@ -726,5 +730,25 @@ impl Store for PostgresStore {
         }
         tx.commit().await?;
         Ok(moved)
+    }
+
+    async fn create_topic(&self, record: TopicRecord) -> Result<(TopicRecord, bool), StoreError> {
+        Ok(topics::create(&self.pool, &self.sql.topics, record).await?)
+    }
+
+    async fn update_topic(&self, record: TopicRecord) -> Result<bool, StoreError> {
+        Ok(topics::update(&self.pool, &self.sql.topics, &record).await?)
+    }
+
+    async fn get_topic(&self, key: &TopicKey) -> Result<Option<TopicRecord>, StoreError> {
+        Ok(topics::get(&self.pool, &self.sql.topics, key).await?)
+    }
+
+    async fn list_topics(&self, region: &str) -> Result<Vec<TopicRecord>, StoreError> {
+        Ok(topics::list(&self.pool, &self.sql.topics, region).await?)
+    }
+
+    async fn delete_topic(&self, key: &TopicKey) -> Result<bool, StoreError> {
+        Ok(topics::delete(&self.pool, &self.sql.topics, key).await?)
     }
 }

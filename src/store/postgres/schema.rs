@@ -5,8 +5,9 @@ use std::str::FromStr;
 
 use super::error::PgError;
 
-/// Version of the table layout below; a database at a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the table layout below; a database at a newer version is refused. Version 2 added
+/// `topics`; every change so far is additive, so an older schema is brought up to date in place.
+pub const SCHEMA_VERSION: u32 = 2;
 pub const DEFAULT_SCHEMA: &str = "lull";
 const DEFAULT_POOL_SIZE: usize = 16;
 
@@ -155,6 +156,12 @@ CREATE TABLE IF NOT EXISTS {s}.dedup (
     PRIMARY KEY (queue_id, group_id, dedup_id)
 );
 CREATE INDEX IF NOT EXISTS dedup_by_expiry ON {s}.dedup (queue_id, expires);
+CREATE TABLE IF NOT EXISTS {s}.topics (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    record JSONB NOT NULL,
+    PRIMARY KEY (region, name)
+);
 ";
 
 /// Creates whatever is missing and checks the recorded layout version.
@@ -186,12 +193,26 @@ pub async fn migrate(client: &mut tokio_postgres::Client, schema: &str) -> Resul
         )
         .await?
         .get(0);
-    if found.parse::<u32>().ok() != Some(SCHEMA_VERSION) {
-        return Err(PgError::Version {
-            schema: schema.to_string(),
-            found,
-            supported: SCHEMA_VERSION,
-        });
+    match found.parse::<u32>().ok() {
+        Some(SCHEMA_VERSION) => {}
+        // The layout above already added what an older version lacked.
+        Some(v) if (1..SCHEMA_VERSION).contains(&v) => {
+            tx.execute(
+                &in_schema(
+                    schema,
+                    "UPDATE {s}.meta SET value = $1 WHERE key = 'schema_version'",
+                ),
+                &[&SCHEMA_VERSION.to_string()],
+            )
+            .await?;
+        }
+        _ => {
+            return Err(PgError::Version {
+                schema: schema.to_string(),
+                found,
+                supported: SCHEMA_VERSION,
+            })
+        }
     }
     tx.commit().await?;
     Ok(())
