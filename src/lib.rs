@@ -1,6 +1,6 @@
 //! lull: a self-hosted message gateway.
 //!
-//! Front doors (`sqs`, routed by `server`) translate wire protocols into calls on the `engine`,
+//! Front doors (`sqs`, `sns`, routed by `server`) translate wire protocols into calls on the `engine`,
 //! which keeps its state in a `store`. `cli` holds the people's tools that talk to a running
 //! server.
 
@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod metrics;
 pub mod server;
+pub mod sns;
 pub mod sqs;
 pub mod store;
 pub mod webhooks;

@@ -15,6 +15,7 @@ use axum::Router;
 use crate::auth::{self, Credentials};
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
+use crate::sns;
 use crate::sqs::{self, SqsError};
 use crate::store::embedded::EmbeddedStore;
 use crate::store::postgres::{is_postgres_url, PostgresStore};
@@ -189,15 +190,25 @@ async fn dispatch(State(app): State<App>, req: Request) -> Response {
     if parts.method != Method::POST && parts.method != Method::GET {
         return (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n").into_response();
     }
-    let form = is_form(&parts.headers);
-    sqs::query::handle(
-        &ctx,
-        &path,
-        &query,
-        if form { &body } else { &[] },
-        &request_id,
-    )
-    .await
+    let form: &[u8] = if is_form(&parts.headers) { &body } else { &[] };
+    // SQS and SNS share the query protocol: the action (or the signing scope) picks the door.
+    let mut params = crate::wire::query::parse_form(query.as_bytes());
+    params.extend(crate::wire::query::parse_form(form));
+    let action = params.iter().find(|(k, _)| k == "Action");
+    let service = auth::sigv4::scope(&parts.headers, &query).map(|(_, s)| s);
+    let names_topic = params.iter().any(|(k, _)| k == "TopicArn");
+    if sns::routes_here(
+        action.map(|(_, v)| v.as_str()),
+        service.as_deref(),
+        names_topic,
+    ) {
+        let ctx = sns::Ctx {
+            engine: ctx.engine,
+            region: ctx.region,
+        };
+        return sns::query::handle(&ctx, &params, &request_id).await;
+    }
+    sqs::query::handle(&ctx, &path, &query, form, &request_id).await
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
