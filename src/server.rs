@@ -208,7 +208,7 @@ async fn dispatch(State(app): State<App>, req: Request) -> Response {
         };
         return sns::query::handle(&ctx, &params, &request_id).await;
     }
-    sqs::query::handle(&ctx, &path, &query, form, &request_id).await
+    sqs::query::handle(&ctx, &path, &params, &request_id).await
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

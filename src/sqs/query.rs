@@ -9,13 +9,16 @@ use super::actions::{call, Ctx};
 use super::error::SqsError;
 use super::query_shapes::operation;
 use super::XMLNS;
-use crate::wire::query::{decode_input, encode_error, encode_output, parse_form};
+use crate::wire::query::{decode_input, encode_error, encode_output};
 
 /// Handles a query-protocol request. Parameters come from the URL's query string and the form
 /// body; a request posted to a queue's URL (`/ACCOUNT/NAME`) names its queue by that path.
-pub async fn handle(ctx: &Ctx, path: &str, query: &str, form: &[u8], request_id: &str) -> Response {
-    let mut params = parse_form(query.as_bytes());
-    params.extend(parse_form(form));
+pub async fn handle(
+    ctx: &Ctx,
+    path: &str,
+    params: &[(String, String)],
+    request_id: &str,
+) -> Response {
     let Some(action) = params
         .iter()
         .find(|(k, _)| k == "Action")
@@ -30,7 +33,7 @@ pub async fn handle(ctx: &Ctx, path: &str, query: &str, form: &[u8], request_id:
     let Some(op) = operation(&action) else {
         return error(&SqsError::InvalidAction(action), request_id);
     };
-    let mut input = match decode_input(op, &params) {
+    let mut input = match decode_input(op, params) {
         Ok(v) => v,
         Err(e) => return error(&SqsError::InvalidParameterValue(e.to_string()), request_id),
     };
