@@ -1656,8 +1656,12 @@ async fn publish_validates_and_needs_a_topic<B: Backend>(h: Harness<B>) {
     );
 }
 
+/// Instantiates every behaviour below once per backend: a module per backend, a test per behaviour.
 macro_rules! conformance {
-    ($backend:ident, $make:expr, [$($test:ident),* $(,)?]) => {
+    ([$($backend:ident => $make:expr),* $(,)?], $tests:tt) => {
+        $(conformance!(@backend $backend, $make, $tests);)*
+    };
+    (@backend $backend:ident, $make:expr, [$($test:ident),* $(,)?]) => {
         mod $backend {
             use super::*;
             $(
@@ -1671,39 +1675,7 @@ macro_rules! conformance {
 }
 
 conformance!(
-    embedded,
-    Embedded::new(),
-    [
-        send_receive_delete,
-        visibility_timeout_hides_then_redelivers,
-        per_receive_visibility_and_change_visibility,
-        stale_receipt_does_not_delete,
-        delays_per_queue_and_per_message,
-        retention_expires_old_messages,
-        fifo_orders_per_group_and_locks_groups_in_flight,
-        fifo_deduplicates_for_five_minutes,
-        fifo_requires_group_and_dedup,
-        redrive_moves_to_dead_letter_queue_and_back,
-        dead_letter_target_rules,
-        create_queue_is_idempotent_only_for_same_attributes,
-        purge_and_delete_queue,
-        state_survives_restart,
-        long_poll_returns_when_a_message_arrives,
-        validation_rejects_bad_input,
-        topic_create_is_idempotent_and_reports_attributes,
-        subscribe_and_unsubscribe,
-        publish_fans_out_raw_and_enveloped,
-        filter_policies_select_subscribers,
-        fifo_topic_keeps_group_order_and_drops_duplicates,
-        topics_survive_restart,
-        publish_validates_and_needs_a_topic,
-        failed_deliveries_go_to_the_subscription_dead_letter_queue,
-    ]
-);
-
-conformance!(
-    postgres,
-    Postgres::new(),
+    [embedded => Embedded::new(), postgres => Postgres::new()],
     [
         send_receive_delete,
         visibility_timeout_hides_then_redelivers,

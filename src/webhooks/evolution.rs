@@ -250,6 +250,7 @@ pub fn build_send(cfg: &EvolutionConfig, recipient: &str, text: &str) -> Outboun
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhooks::test_support;
 
     macro_rules! fixture {
         ($name:literal) => {
@@ -266,16 +267,11 @@ mod tests {
     }
 
     fn event(body: &str, cfg: &EvolutionConfig) -> Event {
-        let mut events = parse("loja", body.as_bytes(), cfg).unwrap();
-        assert_eq!(events.len(), 1);
-        events.remove(0)
+        test_support::single(parse("loja", body.as_bytes(), cfg))
     }
 
     fn message(body: &str) -> InboundMessage {
-        match event(body, &cfg()) {
-            Event::Message(m) => m,
-            other => panic!("expected a message, got {other:?}"),
-        }
+        test_support::message(event(body, &cfg()))
     }
 
     #[test]

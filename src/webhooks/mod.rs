@@ -104,6 +104,26 @@ impl PlatformConfig {
     }
 }
 
+/// What the adapters' tests share: a webhook that must carry exactly one event, and an event
+/// that must be a message.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{Event, InboundMessage, WebhookError};
+
+    pub fn single(parsed: Result<Vec<Event>, WebhookError>) -> Event {
+        let mut events = parsed.expect("webhook parses");
+        assert_eq!(events.len(), 1, "{events:?}");
+        events.remove(0)
+    }
+
+    pub fn message(event: Event) -> InboundMessage {
+        match event {
+            Event::Message(m) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,6 +212,7 @@ pub fn build_send(cfg: &TelegramConfig, recipient: &str, text: &str) -> Outbound
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhooks::test_support;
 
     macro_rules! fixture {
         ($name:literal) => {
@@ -228,16 +229,11 @@ mod tests {
     }
 
     fn event(body: &str, cfg: &TelegramConfig) -> Event {
-        let mut events = parse("bot", body.as_bytes(), cfg).unwrap();
-        assert_eq!(events.len(), 1);
-        events.remove(0)
+        test_support::single(parse("bot", body.as_bytes(), cfg))
     }
 
     fn message(body: &str) -> InboundMessage {
-        match event(body, &cfg()) {
-            Event::Message(m) => m,
-            other => panic!("expected a message, got {other:?}"),
-        }
+        test_support::message(event(body, &cfg()))
     }
 
     #[test]

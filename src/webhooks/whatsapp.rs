@@ -270,6 +270,7 @@ pub fn build_send(cfg: &WhatsAppConfig, recipient: &str, text: &str) -> Outbound
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhooks::test_support;
 
     const TEXT: &str = include_str!("../../tests/fixtures/webhooks/whatsapp/text.json");
     const BATCH: &str = include_str!("../../tests/fixtures/webhooks/whatsapp/batch.json");
@@ -287,12 +288,7 @@ mod tests {
     }
 
     fn one(body: &str) -> InboundMessage {
-        let events = parse("shop", body.as_bytes(), &cfg()).unwrap();
-        assert_eq!(events.len(), 1, "{events:?}");
-        match events.into_iter().next() {
-            Some(Event::Message(m)) => m,
-            other => panic!("expected a message, got {other:?}"),
-        }
+        test_support::message(test_support::single(parse("shop", body.as_bytes(), &cfg())))
     }
 
     #[test]

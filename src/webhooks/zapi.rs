@@ -193,6 +193,7 @@ pub fn build_send(cfg: &ZapiConfig, recipient: &str, text: &str) -> OutboundRequ
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::webhooks::test_support;
 
     macro_rules! fixture {
         ($name:literal) => {
@@ -209,16 +210,11 @@ mod tests {
     }
 
     fn event(body: &str, cfg: &ZapiConfig) -> Event {
-        let mut events = parse("patricia", body.as_bytes(), cfg).unwrap();
-        assert_eq!(events.len(), 1);
-        events.remove(0)
+        test_support::single(parse("patricia", body.as_bytes(), cfg))
     }
 
     fn message(body: &str) -> InboundMessage {
-        match event(body, &cfg()) {
-            Event::Message(m) => m,
-            other => panic!("expected a message, got {other:?}"),
-        }
+        test_support::message(event(body, &cfg()))
     }
 
     #[test]
