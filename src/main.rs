@@ -137,6 +137,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| PathBuf::from("lull-data")),
         credentials,
         store_url: args.store.or(s.store.clone()),
+        config: std::sync::Arc::new(config.clone()),
     };
     // Where the store is, for messages; a URL's password is not shown.
     let location = match &settings.store_url {

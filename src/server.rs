@@ -14,12 +14,14 @@ use axum::Router;
 
 use crate::auth::{self, Credentials};
 use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::sns;
 use crate::sqs::{self, SqsError};
 use crate::store::embedded::EmbeddedStore;
 use crate::store::postgres::{is_postgres_url, PostgresStore};
 use crate::store::{Store, StoreError};
+use crate::workers::Workers;
 
 /// Largest request body read. A maximal SQS batch in the query protocol (percent-encoded) fits.
 pub const MAX_BODY: usize = 6 * 1024 * 1024;
@@ -32,6 +34,8 @@ pub struct Settings {
     pub credentials: Vec<(String, String)>,
     /// A `postgres://` URL to share queues with other nodes; `None` keeps them in `data_dir`.
     pub store_url: Option<String>,
+    /// The parsed `lull.toml` (apps, declarative resources, functions).
+    pub config: Arc<Config>,
 }
 
 /// Everything a running server owns.
@@ -41,6 +45,7 @@ pub struct App {
     settings: Arc<Settings>,
     credentials: Arc<Credentials>,
     embedded: Option<Arc<EmbeddedStore>>,
+    workers: Arc<tokio::sync::Mutex<Option<Workers>>>,
 }
 
 impl App {
@@ -68,6 +73,7 @@ impl App {
             credentials: Arc::new(Credentials::new(settings.credentials.iter().cloned())),
             settings: Arc::new(settings),
             embedded,
+            workers: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
@@ -75,8 +81,34 @@ impl App {
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/metrics", get(metrics))
+            .merge(crate::gateway::routes())
             .fallback(dispatch)
             .with_state(self)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Starts the workers (debounce flusher, dispatcher, sender, functions, topic delivery);
+    /// `public_url` is where this server is reachable.
+    pub async fn start_workers(&self, public_url: String) {
+        let workers = Workers::start(
+            self.engine.clone(),
+            self.settings.config.clone(),
+            self.settings.region.clone(),
+            public_url,
+        );
+        if let Some(old) = self.workers.lock().await.replace(workers) {
+            old.stop().await;
+        }
+    }
+
+    /// Stops the workers; what they hold in flight returns to its queue.
+    pub async fn stop_workers(&self) {
+        if let Some(w) = self.workers.lock().await.take() {
+            w.stop().await;
+        }
     }
 
     /// Ends long polls and flushes the store.
@@ -94,6 +126,9 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        app.start_workers(format!("http://{addr}")).await;
+    }
     let closer = app.clone();
     let router = app.router();
     let result = axum::serve(
@@ -102,6 +137,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
+        closer.stop_workers().await;
         closer.engine.close();
     })
     .await;

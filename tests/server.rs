@@ -21,6 +21,7 @@ async fn start() -> Running {
         data_dir: dir.path().to_path_buf(),
         credentials: vec![],
         store_url: None,
+        config: Default::default(),
     })
     .await
     .expect("open app");

@@ -1,6 +1,10 @@
 //! `lull.toml`: typed, validated at start, every mistake reported at once with the file and key.
 //! `${VAR}` anywhere in the file is replaced by that environment variable before parsing.
 
+pub mod apps;
+pub mod resources;
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -16,14 +20,26 @@ pub enum ConfigError {
     Invalid { file: String, problems: String },
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
     pub server: ServerConfig,
+    /// Chat apps: `[apps.NAME]`.
+    #[serde(default)]
+    pub apps: BTreeMap<String, apps::AppConfig>,
+    /// Declarative queues: `[queues.NAME]`.
+    #[serde(default)]
+    pub queues: BTreeMap<String, resources::QueueDecl>,
+    /// Declarative topics: `[topics.NAME]`.
+    #[serde(default)]
+    pub topics: BTreeMap<String, resources::TopicDecl>,
+    /// Queue-bound functions: `[functions.NAME]`.
+    #[serde(default)]
+    pub functions: BTreeMap<String, resources::FunctionDecl>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on (overridden by `--listen`).
@@ -98,6 +114,8 @@ impl Config {
                 out.push("server.store: expected a postgres:// or postgresql:// URL".to_string());
             }
         }
+        apps::validate(&self.apps, &mut out);
+        resources::validate(self, &mut out);
         for (i, c) in self.server.credentials.iter().enumerate() {
             if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
                 out.push(format!("server.credentials[{i}]: access_key_id and secret_access_key must not be empty"));
