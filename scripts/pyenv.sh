@@ -12,9 +12,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${LULL_PYENV_DIR:-$REPO/.venvs}"
 PY="${PYTHON:-python3}"
 
-JSON_REQS=(boto3 awscli pytest requests)
+JSON_REQS=(boto3 awscli pytest requests cryptography "psycopg[binary]")
 # awscli 1.29.64 is the release that pins botocore 1.31.64.
-QUERY_REQS=(boto3==1.28.64 botocore==1.31.64 awscli==1.29.64 pytest requests)
+QUERY_REQS=(boto3==1.28.64 botocore==1.31.64 awscli==1.29.64 pytest requests cryptography)
 
 make_env() {
     local name="$1"

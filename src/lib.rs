@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod gateway;
 pub mod metrics;
+pub mod resources;
 pub mod server;
 pub mod sns;
 pub mod sqs;

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 
 use lull::cli::commands::{self, ClientCommand};
 use lull::config::Config;
-use lull::server::{self, App, Settings};
+use lull::server::{self, App, OpenError, Settings};
 
 // Many small, short-lived allocations per request (bodies, JSON values, store records).
 #[global_allocator]
@@ -101,9 +101,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
+    let config_file = match &args.config {
+        Some(path) => Some(path.clone()),
+        None if std::path::Path::new("lull.toml").exists() => Some(PathBuf::from("lull.toml")),
+        None => None,
+    };
+    let config = match &config_file {
         Some(path) => Config::load(path)?,
-        None if std::path::Path::new("lull.toml").exists() => Config::load("lull.toml".as_ref())?,
         None => Config::default(),
     };
     let s = &config.server;
@@ -145,9 +149,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => settings.data_dir.display().to_string(),
     };
     let started = std::time::Instant::now();
-    let app = App::open(settings)
-        .await
-        .with_context(|| format!("opening the store in {location}"))?;
+    let app = match App::open(settings).await {
+        Ok(app) => app,
+        // Declared resources that cannot be applied: the file and each key, as for config errors.
+        Err(OpenError::Resources(e)) => {
+            let file = config_file.unwrap_or_else(|| PathBuf::from("lull.toml"));
+            bail!("{}: {e}", file.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("opening the store in {location}")),
+    };
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, store = %location, "store opened");
     let listener = tokio::net::TcpListener::bind(listen)
         .await

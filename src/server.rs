@@ -38,6 +38,20 @@ pub struct Settings {
     pub config: Arc<Config>,
 }
 
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The resources declared in `lull.toml` cannot be applied; one line per problem, each
+    /// naming its key.
+    #[error("{0}")]
+    Resources(#[from] crate::resources::ApplyError),
+    /// An app's queues (`{app}-inbox.fifo`, `-outbox.fifo`, `-dlq.fifo`) cannot be created.
+    #[error("{0}")]
+    Apps(String),
+}
+
 /// Everything a running server owns.
 #[derive(Clone)]
 pub struct App {
@@ -50,15 +64,17 @@ pub struct App {
 
 impl App {
     /// Opens the store (PostgreSQL when `settings.store_url` names one, else the embedded store
-    /// in `settings.data_dir`) and builds the engine on it.
-    pub async fn open(settings: Settings) -> Result<App, StoreError> {
+    /// in `settings.data_dir`), builds the engine on it, and creates or updates the resources
+    /// declared in `settings.config` before anything is served.
+    pub async fn open(settings: Settings) -> Result<App, OpenError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let (store, embedded): (Arc<dyn Store>, _) = match &settings.store_url {
             Some(url) if is_postgres_url(url) => (Arc::new(PostgresStore::open(url).await?), None),
             Some(url) => {
                 return Err(StoreError::Io(format!(
                     "unsupported store URL {url:?}: expected postgres:// or postgresql://"
-                )))
+                ))
+                .into())
             }
             None => {
                 std::fs::create_dir_all(&settings.data_dir)
@@ -68,6 +84,21 @@ impl App {
             }
         };
         let engine = Engine::new(store, clock, settings.account.clone());
+        // Apps' queues first: declared resources may subscribe them to topics.
+        if let Err(e) =
+            crate::gateway::queues::ensure_all(&engine, &settings.region, &settings.config).await
+        {
+            if let Some(s) = &embedded {
+                s.close();
+            }
+            return Err(OpenError::Apps(e));
+        }
+        if let Err(e) = crate::resources::apply(&engine, &settings.config, &settings.region).await {
+            if let Some(s) = &embedded {
+                s.close();
+            }
+            return Err(e.into());
+        }
         Ok(App {
             engine,
             credentials: Arc::new(Credentials::new(settings.credentials.iter().cloned())),
@@ -82,12 +113,18 @@ impl App {
             .route("/healthz", get(|| async { "ok" }))
             .route("/metrics", get(metrics))
             .merge(crate::gateway::routes())
+            .merge(crate::sns::http_routes())
             .fallback(dispatch)
             .with_state(self)
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The access keys SigV4 signatures are checked against (empty: requests are not verified).
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// Starts the workers (debounce flusher, dispatcher, sender, functions, topic delivery);

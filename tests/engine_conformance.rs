@@ -8,7 +8,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lull::clock::{Clock, ManualClock};
-use lull::engine::topics::{Publication, TopicKey, TopicRecord};
+use lull::engine::debounce::{
+    Batch, Buffered, ConversationKey, DebounceSettings, Fragment, MediaPolicy,
+};
+use lull::engine::topics::{
+    DeliveryJob, FifoPublication, MessageType, Publication, TopicKey, TopicRecord,
+};
 use lull::engine::{
     AttributeValue, Attributes, Engine, EngineError, QueueKey, ReceiveRequest, SendRequest,
 };
@@ -374,6 +379,56 @@ impl Store for Dummy {
     }
     async fn delete_topic(&self, _: &TopicKey) -> Result<bool, lull::store::StoreError> {
         Ok(false)
+    }
+    async fn topic_dedup(
+        &self,
+        _: &TopicKey,
+        _: &str,
+        _: FifoPublication,
+        _: u64,
+    ) -> Result<Option<FifoPublication>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn signing_key(&self) -> Result<Option<String>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn init_signing_key(&self, pem: &str) -> Result<String, lull::store::StoreError> {
+        Ok(pem.to_string())
+    }
+    async fn change_buffer(
+        &self,
+        _: &ConversationKey,
+        _: lull::engine::debounce::BufferChange,
+        _: &lull::engine::debounce::Plan<'_>,
+        _: u64,
+    ) -> Result<lull::engine::debounce::BufferOutcome, lull::store::StoreError> {
+        Ok(lull::engine::debounce::BufferOutcome::Missing)
+    }
+    async fn get_buffer(
+        &self,
+        _: &ConversationKey,
+    ) -> Result<Option<lull::engine::debounce::BufferSnapshot>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn list_buffers(
+        &self,
+        _: &str,
+    ) -> Result<Vec<lull::engine::debounce::BufferSnapshot>, lull::store::StoreError> {
+        Ok(vec![])
+    }
+    async fn claim_due_buffers(
+        &self,
+        _: u64,
+        _: u64,
+        _: usize,
+    ) -> Result<Vec<lull::engine::debounce::BufferSnapshot>, lull::store::StoreError> {
+        Ok(vec![])
+    }
+    async fn next_buffer_due(&self) -> Result<Option<u64>, lull::store::StoreError> {
+        Ok(None)
+    }
+    async fn sweep_buffers(&self, _: u64) -> Result<(), lull::store::StoreError> {
+        Ok(())
     }
 }
 
@@ -1656,6 +1711,875 @@ async fn publish_validates_and_needs_a_topic<B: Backend>(h: Harness<B>) {
     );
 }
 
+async fn fifo_topic_deduplication_survives_restart<B: Backend>(mut h: Harness<B>) {
+    let t = h
+        .topic(
+            "once.fifo",
+            &[("FifoTopic", "true"), ("ContentBasedDeduplication", "true")],
+        )
+        .await;
+    let other = h
+        .topic(
+            "twice.fifo",
+            &[("FifoTopic", "true"), ("ContentBasedDeduplication", "true")],
+        )
+        .await;
+    let in_group = |body: &str| Publication {
+        group_id: Some("g".into()),
+        ..text(body)
+    };
+    let first = h.engine.publish(&t, in_group("pay 5")).await.unwrap();
+    h.advance(60);
+    h.restart().await;
+    // Remembered across the restart, per topic.
+    assert_eq!(
+        h.engine.publish(&t, in_group("pay 5")).await.unwrap(),
+        first
+    );
+    let elsewhere = h.engine.publish(&other, in_group("pay 5")).await.unwrap();
+    assert_ne!(elsewhere.message_id, first.message_id);
+    // Five minutes after the first publication the id is free again.
+    h.advance(4 * 60);
+    let later = h.engine.publish(&t, in_group("pay 5")).await.unwrap();
+    assert_ne!(later.message_id, first.message_id);
+    assert!(later.sequence_number > first.sequence_number);
+    assert_eq!(
+        h.engine.publish(&t, in_group("pay 5")).await.unwrap(),
+        later
+    );
+    // A topic deleted and made again starts with nothing remembered.
+    h.engine.delete_topic(&t).await.unwrap();
+    let t = h
+        .topic(
+            "once.fifo",
+            &[("FifoTopic", "true"), ("ContentBasedDeduplication", "true")],
+        )
+        .await;
+    assert_ne!(
+        h.engine.publish(&t, in_group("pay 5")).await.unwrap(),
+        later
+    );
+}
+
+/// The delivery jobs waiting in the HTTP/S delivery queue (received and put back).
+async fn delivery_jobs<B: Backend>(h: &Harness<B>) -> Vec<DeliveryJob> {
+    let q = h.engine.topic_delivery_queue();
+    let got = h.receive_vis(&q, 10, Some(0)).await;
+    got.iter()
+        .map(|(body, _)| serde_json::from_str(body).expect("a delivery job"))
+        .collect()
+}
+
+async fn http_subscriptions_confirm_and_queue_their_deliveries<B: Backend>(h: Harness<B>) {
+    let t = h.topic("hooks", &[("SignatureVersion", "2")]).await;
+    let pending = h
+        .engine
+        .subscribe(&t, "http", "http://127.0.0.1:9/hook", BTreeMap::new())
+        .await
+        .unwrap();
+    assert!(pending.pending);
+    let jobs = delivery_jobs(&h).await;
+    assert_eq!(jobs.len(), 1);
+    let confirmation = &jobs[0];
+    assert_eq!(
+        confirmation.message_type,
+        MessageType::SubscriptionConfirmation
+    );
+    assert_eq!(confirmation.subscription_arn, pending.subscription_arn);
+    let doc: serde_json::Value = serde_json::from_str(&confirmation.body).unwrap();
+    assert_eq!(doc["Type"], "SubscriptionConfirmation");
+    assert_eq!(doc["SignatureVersion"], "2");
+    let token = doc["Token"].as_str().expect("a token").to_string();
+    assert!(doc["SubscribeURL"].as_str().unwrap().contains(&token));
+    assert!(h
+        .engine
+        .delivery_target(confirmation)
+        .await
+        .unwrap()
+        .is_some());
+
+    // Nothing is delivered while pending; a wrong token confirms nothing.
+    let q = h.engine.topic_delivery_queue();
+    for (_, r) in h.receive(&q, 10).await {
+        h.delete(&q, &r).await;
+    }
+    h.engine.publish(&t, text("too early")).await.unwrap();
+    assert!(delivery_jobs(&h).await.is_empty());
+    assert_eq!(
+        invalid_parameter(h.engine.confirm_subscription(&t, "wrong", false).await),
+        "Invalid token"
+    );
+    let arn = h
+        .engine
+        .confirm_subscription(&t, &token, false)
+        .await
+        .unwrap();
+    assert_eq!(arn, pending.subscription_arn);
+    // The confirmation job is now stale.
+    assert!(h
+        .engine
+        .delivery_target(confirmation)
+        .await
+        .unwrap()
+        .is_none());
+    let sa = h.engine.subscription_attributes(&arn).await.unwrap();
+    assert_eq!(sa["PendingConfirmation"], "false");
+
+    // Publishing queues one signed notification; a raw subscriber gets the bare message.
+    let raw = h
+        .engine
+        .subscribe(
+            &t,
+            "http",
+            "http://127.0.0.1:9/raw",
+            attrs(&[("RawMessageDelivery", "true")]),
+        )
+        .await
+        .unwrap();
+    let raw_token = delivery_jobs(&h)
+        .await
+        .iter()
+        .find(|j| j.subscription_arn == raw.subscription_arn)
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(&j.body).ok())
+        .and_then(|d| d["Token"].as_str().map(str::to_string))
+        .expect("the raw subscriber's confirmation");
+    h.engine
+        .confirm_subscription(&t, &raw_token, false)
+        .await
+        .unwrap();
+    for (_, r) in h.receive(&q, 10).await {
+        h.delete(&q, &r).await;
+    }
+    h.engine
+        .publish(
+            &t,
+            Publication {
+                subject: Some("s".into()),
+                message_attributes: string_attrs(&[("k", "v")]),
+                ..text("hello")
+            },
+        )
+        .await
+        .unwrap();
+    let mut jobs = delivery_jobs(&h).await;
+    jobs.sort_by_key(|j| j.raw);
+    assert_eq!(jobs.len(), 2);
+    let (wrapped, bare) = (&jobs[0], &jobs[1]);
+    assert_eq!(wrapped.message_type, MessageType::Notification);
+    let doc: serde_json::Value = serde_json::from_str(&wrapped.body).unwrap();
+    assert_eq!(doc["Message"], "hello");
+    assert_eq!(doc["Subject"], "s");
+    assert!(!doc["Signature"].as_str().unwrap().is_empty());
+    assert_eq!(bare.body, "hello");
+    assert!(bare.raw);
+    assert_eq!(bare.attributes.len(), 1, "kept for the dead-letter queue");
+    let target = h.engine.delivery_target(wrapped).await.unwrap().unwrap();
+    assert_eq!(target.policy.retry.num_retries, 3, "SNS's default policy");
+    assert!(target.dead_letter.is_none());
+
+    // Unsubscribed: its jobs are dropped.
+    h.engine.unsubscribe(&arn).await.unwrap();
+    assert!(h.engine.delivery_target(wrapped).await.unwrap().is_none());
+    assert!(h.engine.delivery_target(bare).await.unwrap().is_some());
+}
+
+async fn lambda_subscriptions_feed_the_function_queue<B: Backend>(h: Harness<B>) {
+    let t = h.topic("fn", &[]).await;
+    invalid_parameter(
+        h.engine
+            .subscribe(
+                &t,
+                "lambda",
+                "arn:aws:lambda:us-east-1:1:layer:x",
+                BTreeMap::new(),
+            )
+            .await,
+    );
+    let sub = h
+        .engine
+        .subscribe(
+            &t,
+            "lambda",
+            "arn:aws:lambda:eu-west-1:123456789012:function:register",
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    assert!(!sub.pending);
+    h.engine.publish(&t, text("new client")).await.unwrap();
+    let q = QueueKey::new("eu-west-1", "lull-function-register");
+    let got = h.drain(&q).await;
+    assert_eq!(got.len(), 1);
+    let record: serde_json::Value = serde_json::from_str(&got[0]).unwrap();
+    assert_eq!(record["EventSource"], "aws:sns");
+    assert_eq!(
+        record["EventSubscriptionArn"],
+        sub.subscription_arn.as_str()
+    );
+    assert_eq!(record["Sns"]["Message"], "new client");
+    assert_eq!(record["Sns"]["TopicArn"], t.as_str());
+}
+
+async fn the_signing_key_is_made_once_and_kept<B: Backend>(mut h: Harness<B>) {
+    let first = h.engine.topic_signer().await.unwrap();
+    let pem = first.certificate_pem().to_string();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    h.restart().await;
+    let again = h.engine.topic_signer().await.unwrap();
+    assert_eq!(
+        again.certificate_pem(),
+        pem,
+        "the stored key and certificate"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debounce buffers
+
+const APP: &str = "bot";
+
+fn conv(conversation: &str) -> ConversationKey {
+    ConversationKey::new(APP, "5511000000000", conversation)
+}
+
+fn fragment(id: &str, text: &str) -> Fragment {
+    Fragment {
+        id: id.into(),
+        text: Some(text.into()),
+        kind: "text".into(),
+        parts: vec![],
+        sender_name: None,
+        at_ms: 0,
+        received_ms: 0,
+        raw: serde_json::json!({"messageId": id}),
+    }
+}
+
+fn photo(id: &str) -> Fragment {
+    let parts = vec![lull::webhooks::Part::new(
+        lull::webhooks::PartKind::Image,
+        "image",
+    )];
+    Fragment {
+        kind: Fragment::kind_of(&parts),
+        parts,
+        text: None,
+        ..fragment(id, "")
+    }
+}
+
+/// A 10 s window capped at 60 s.
+fn fixed() -> DebounceSettings {
+    DebounceSettings::fixed(10_000, 60_000)
+}
+
+impl<B: Backend> Harness<B> {
+    async fn buffer(&self, key: &ConversationKey, f: Fragment, s: &DebounceSettings) -> Buffered {
+        self.engine
+            .buffer_fragment(lull::webhooks::Platform::Zapi, key, f, s)
+            .await
+            .expect("buffer")
+    }
+
+    /// `(due in ms from now, fragments)` of an accepted fragment.
+    async fn accept(&self, key: &ConversationKey, id: &str, s: &DebounceSettings) -> (u64, u32) {
+        match self
+            .buffer(key, fragment(id, &format!("text {id}")), s)
+            .await
+        {
+            Buffered::Accepted { due_at, fragments } => {
+                (due_at.saturating_sub(self.clock.now_ms()), fragments)
+            }
+            Buffered::Duplicate => panic!("{id} taken for a duplicate"),
+        }
+    }
+
+    async fn texts(&self, key: &ConversationKey) -> Vec<String> {
+        self.engine
+            .conversation(key)
+            .await
+            .expect("conversation")
+            .map(|b| b.fragments.into_iter().filter_map(|f| f.text).collect())
+            .unwrap_or_default()
+    }
+
+    /// Claims what is due and removes it, as the flusher does after a successful send.
+    async fn flush_due(&self, s: &DebounceSettings) -> Vec<(String, Vec<String>)> {
+        let due = self
+            .engine
+            .claim_due_conversations(100)
+            .await
+            .expect("claim");
+        let mut out = Vec::new();
+        for b in due {
+            let ids: Vec<String> = b.fragments.iter().map(|f| f.id.clone()).collect();
+            self.engine
+                .complete_flush(&b.key, ids.clone(), s)
+                .await
+                .expect("complete");
+            out.push((b.key.conversation, ids));
+        }
+        out
+    }
+
+    fn advance_ms(&self, ms: u64) {
+        self.clock.advance_ms(ms);
+    }
+}
+
+async fn buffer_appends_in_order_and_restarts_the_window<B: Backend>(h: Harness<B>) {
+    let k = conv("ana");
+    assert_eq!(h.accept(&k, "m1", &fixed()).await, (10_000, 1));
+    h.advance_ms(4_000);
+    assert_eq!(h.accept(&k, "m2", &fixed()).await, (10_000, 2));
+    h.advance_ms(9_000);
+    assert_eq!(h.accept(&k, "m3", &fixed()).await, (10_000, 3));
+    assert_eq!(h.texts(&k).await, ["text m1", "text m2", "text m3"]);
+    let b = h.engine.conversation(&k).await.unwrap().unwrap();
+    assert_eq!(b.meta.first_at, START_MS);
+    assert_eq!(b.meta.last_at, START_MS + 13_000);
+    assert_eq!(b.meta.due_at, START_MS + 23_000);
+    assert_eq!(
+        b.fragments[0].received_ms, START_MS,
+        "receive time is the engine's"
+    );
+    assert_eq!(
+        b.fragments[0].at_ms, START_MS,
+        "no platform time: the receive time"
+    );
+    // Another sender, and the same sender on another business account, are separate.
+    h.accept(&conv("bia"), "m4", &fixed()).await;
+    let other_account = ConversationKey::new(APP, "5511999999999", "ana");
+    h.accept(&other_account, "m5", &fixed()).await;
+    assert_eq!(h.texts(&k).await.len(), 3);
+    assert_eq!(h.texts(&other_account).await, ["text m5"]);
+    assert!(h.flush_due(&fixed()).await.is_empty(), "nothing is due yet");
+}
+
+async fn buffer_drops_redelivered_message_ids_for_a_day<B: Backend>(mut h: Harness<B>) {
+    let k = conv("ana");
+    h.accept(&k, "wamid.1", &fixed()).await;
+    assert_eq!(
+        h.buffer(&k, fragment("wamid.1", "again"), &fixed()).await,
+        Buffered::Duplicate
+    );
+    // Ids are per app.
+    let other = ConversationKey::new("other-app", "5511000000000", "ana");
+    h.accept(&other, "wamid.1", &fixed()).await;
+    assert_eq!(h.texts(&k).await, ["text wamid.1"]);
+    // Still a duplicate after the batch was flushed, and after a restart.
+    h.advance(11);
+    assert_eq!(h.flush_due(&fixed()).await.len(), 2);
+    assert_eq!(
+        h.buffer(&k, fragment("wamid.1", "late"), &fixed()).await,
+        Buffered::Duplicate
+    );
+    h.restart().await;
+    assert_eq!(
+        h.buffer(&k, fragment("wamid.1", "later"), &fixed()).await,
+        Buffered::Duplicate
+    );
+    assert!(
+        h.engine.conversation(&k).await.unwrap().is_none(),
+        "a duplicate stores nothing"
+    );
+    // Forgotten after 24 hours (and swept).
+    h.advance(24 * 3600);
+    h.engine.sweep_debounce().await.expect("sweep");
+    h.accept(&k, "wamid.1", &fixed()).await;
+}
+
+async fn buffer_max_wait_caps_an_endless_burst<B: Backend>(h: Harness<B>) {
+    let k = conv("ana");
+    let s = DebounceSettings::fixed(10_000, 25_000);
+    h.accept(&k, "1", &s).await;
+    for id in ["2", "3", "4"] {
+        h.advance(8);
+        h.accept(&k, id, &s).await;
+    }
+    let b = h.engine.conversation(&k).await.unwrap().unwrap();
+    assert_eq!(b.meta.due_at, START_MS + 25_000);
+    h.advance(1);
+    assert_eq!(
+        h.flush_due(&s).await,
+        [(
+            "ana".to_string(),
+            vec!["1".into(), "2".into(), "3".into(), "4".into()]
+        )]
+    );
+}
+
+async fn buffer_max_fragments_and_media_flush_at_once<B: Backend>(h: Harness<B>) {
+    let s = DebounceSettings {
+        max_fragments: 3,
+        ..fixed()
+    };
+    let k = conv("ana");
+    h.accept(&k, "1", &s).await;
+    h.accept(&k, "2", &s).await;
+    assert_eq!(
+        h.accept(&k, "3", &s).await,
+        (0, 3),
+        "the third of three is due now"
+    );
+    assert_eq!(h.flush_due(&s).await.len(), 1);
+
+    // Media attaches by default, flushes the batch (itself included) with MediaPolicy::Flush.
+    let media = conv("bia");
+    let attach = fixed();
+    h.accept(&media, "4", &attach).await;
+    let Buffered::Accepted { due_at, .. } = h.buffer(&media, photo("5"), &attach).await else {
+        panic!("photo refused")
+    };
+    assert_eq!(due_at, h.clock.now_ms() + 10_000);
+    let flush = DebounceSettings {
+        media: MediaPolicy::Flush,
+        ..fixed()
+    };
+    h.advance_ms(500);
+    let Buffered::Accepted { due_at, fragments } = h.buffer(&media, photo("6"), &flush).await
+    else {
+        panic!("photo refused")
+    };
+    assert_eq!((due_at, fragments), (h.clock.now_ms(), 3));
+    let flushed = h.flush_due(&flush).await;
+    assert_eq!(
+        flushed,
+        [("bia".to_string(), vec!["4".into(), "5".into(), "6".into()])]
+    );
+    let b = h.engine.conversation(&media).await.unwrap();
+    assert!(b.is_none(), "the whole batch went");
+}
+
+async fn buffer_typing_pushes_the_due_time<B: Backend>(h: Harness<B>) {
+    let s = DebounceSettings {
+        typing_extend_ms: 15_000,
+        ..DebounceSettings::fixed(5_000, 30_000)
+    };
+    let k = conv("ana");
+    // Nothing buffered: a typing signal is a no-op.
+    h.engine
+        .typing_hint(&k, lull::webhooks::Typing::Composing, &s)
+        .await
+        .expect("typing");
+    assert!(h.engine.conversation(&k).await.unwrap().is_none());
+    h.accept(&k, "1", &s).await;
+    h.advance(4);
+    h.engine
+        .typing_hint(&k, lull::webhooks::Typing::Composing, &s)
+        .await
+        .unwrap();
+    let due = |b: Option<lull::engine::debounce::BufferSnapshot>| b.unwrap().meta.due_at - START_MS;
+    assert_eq!(due(h.engine.conversation(&k).await.unwrap()), 19_000);
+    h.engine
+        .typing_hint(&k, lull::webhooks::Typing::Paused, &s)
+        .await
+        .unwrap();
+    assert_eq!(
+        due(h.engine.conversation(&k).await.unwrap()),
+        19_000,
+        "paused does nothing"
+    );
+    h.advance(14);
+    h.engine
+        .typing_hint(&k, lull::webhooks::Typing::Recording, &s)
+        .await
+        .unwrap();
+    assert_eq!(
+        due(h.engine.conversation(&k).await.unwrap()),
+        30_000,
+        "never past max_wait"
+    );
+    h.advance(5);
+    assert!(h.flush_due(&s).await.is_empty());
+    h.advance(13);
+    assert_eq!(h.flush_due(&s).await.len(), 1);
+}
+
+async fn buffer_claims_due_conversations_once_and_removes_only_what_was_sent<B: Backend>(
+    h: Harness<B>,
+) {
+    let s = fixed();
+    let (ana, bia, caio) = (conv("ana"), conv("bia"), conv("caio"));
+    h.accept(&ana, "a1", &s).await;
+    h.advance(2);
+    h.accept(&bia, "b1", &s).await;
+    h.advance(5);
+    h.accept(&caio, "c1", &s).await;
+    assert_eq!(
+        h.engine.next_flush_at().await.unwrap(),
+        Some(START_MS + 10_000)
+    );
+    h.advance(6);
+    let claimed = h.engine.claim_due_conversations(10).await.unwrap();
+    let names: Vec<&str> = claimed
+        .iter()
+        .map(|b| b.key.conversation.as_str())
+        .collect();
+    assert_eq!(names, ["ana", "bia"], "due ones, earliest first");
+    assert!(
+        h.engine
+            .claim_due_conversations(10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claimed buffers are not handed out twice"
+    );
+    // A fragment arrives while ana's batch is being sent: it stays for the next batch.
+    h.accept(&ana, "a2", &s).await;
+    h.engine
+        .complete_flush(&ana, vec!["a1".into()], &s)
+        .await
+        .unwrap();
+    assert_eq!(h.texts(&ana).await, ["text a2"]);
+    let b = h.engine.conversation(&ana).await.unwrap().unwrap();
+    assert_eq!(
+        b.meta.due_at,
+        h.clock.now_ms() + 10_000,
+        "rescheduled from what is left"
+    );
+    // bia's claim runs out without a completion (a failed send): it is handed out again.
+    h.advance(31);
+    let again = h.engine.claim_due_conversations(10).await.unwrap();
+    let names: Vec<&str> = again.iter().map(|b| b.key.conversation.as_str()).collect();
+    assert_eq!(names, ["bia", "caio", "ana"], "by due time");
+    for b in again {
+        let ids = b.fragments.iter().map(|f| f.id.clone()).collect();
+        h.engine.complete_flush(&b.key, ids, &s).await.unwrap();
+    }
+    assert!(h.engine.conversation(&bia).await.unwrap().is_none());
+    assert_eq!(h.engine.next_flush_at().await.unwrap(), None);
+    assert!(h.engine.conversations(APP).await.unwrap().is_empty());
+}
+
+async fn buffer_restore_puts_a_batch_back_in_front<B: Backend>(h: Harness<B>) {
+    let s = fixed();
+    let k = conv("ana");
+    h.accept(&k, "1", &s).await;
+    h.accept(&k, "2", &s).await;
+    h.advance(11);
+    let batch = h
+        .engine
+        .claim_due_conversations(10)
+        .await
+        .unwrap()
+        .remove(0);
+    h.engine
+        .complete_flush(&k, vec!["1".into(), "2".into()], &s)
+        .await
+        .unwrap();
+    h.advance(3);
+    h.accept(&k, "3", &s).await;
+    assert!(h
+        .engine
+        .has_fragments_after(&k, batch.meta.last_at)
+        .await
+        .unwrap());
+    // The handler's reply is stale: put the batch back (one id twice, one already buffered).
+    let mut old = batch.fragments.clone();
+    old.push(fragment("3", "dup of a buffered one"));
+    old.push(batch.fragments[0].clone());
+    h.advance(1);
+    h.engine
+        .restore_fragments(lull::webhooks::Platform::Zapi, &k, old, &s)
+        .await
+        .unwrap();
+    assert_eq!(h.texts(&k).await, ["text 1", "text 2", "text 3"]);
+    let b = h.engine.conversation(&k).await.unwrap().unwrap();
+    assert_eq!(b.meta.fragments, 3);
+    assert_eq!(b.meta.first_at, START_MS);
+    assert_eq!(b.meta.due_at, h.clock.now_ms() + 10_000);
+    // Restoring into an empty buffer creates it.
+    let other = conv("bia");
+    h.engine
+        .restore_fragments(
+            lull::webhooks::Platform::Zapi,
+            &other,
+            vec![fragment("x", "back")],
+            &s,
+        )
+        .await
+        .unwrap();
+    assert_eq!(h.texts(&other).await, ["back"]);
+    h.advance(11);
+    let flushed = h.flush_due(&s).await;
+    assert_eq!(flushed.len(), 2);
+    assert!(flushed.contains(&("ana".to_string(), vec!["1".into(), "2".into(), "3".into()])));
+}
+
+async fn buffer_has_fragments_after<B: Backend>(h: Harness<B>) {
+    let k = conv("ana");
+    assert!(!h.engine.has_fragments_after(&k, 0).await.unwrap());
+    h.accept(&k, "1", &fixed()).await;
+    let t1 = h.clock.now_ms();
+    assert!(h.engine.has_fragments_after(&k, t1 - 1).await.unwrap());
+    assert!(!h.engine.has_fragments_after(&k, t1).await.unwrap());
+    h.advance_ms(1);
+    h.accept(&k, "2", &fixed()).await;
+    assert!(h.engine.has_fragments_after(&k, t1).await.unwrap());
+}
+
+async fn buffer_conversations_view_and_admin_flush<B: Backend>(h: Harness<B>) {
+    let s = fixed();
+    h.accept(&conv("bia"), "b1", &s).await;
+    h.accept(&conv("ana"), "a1", &s).await;
+    h.advance(2);
+    h.accept(&conv("ana"), "a2", &s).await;
+    h.accept(&ConversationKey::new("other", "x", "y"), "o1", &s)
+        .await;
+    let views = h.engine.conversations(APP).await.unwrap();
+    assert_eq!(views.len(), 2);
+    let ana = &views[0];
+    assert_eq!((ana.conversation.as_str(), ana.fragments), ("ana", 2));
+    assert_eq!(ana.texts, ["text a1", "text a2"]);
+    assert_eq!(ana.due_in_ms, 10_000);
+    assert_eq!(ana.window_ms, 10_000);
+    assert_eq!(ana.first_at, "2023-11-14T22:13:20.000Z");
+    assert_eq!(ana.last_at, "2023-11-14T22:13:22.000Z");
+    assert_eq!(ana.due_at, "2023-11-14T22:13:32.000Z");
+    assert!(!ana.forced && ana.cadence.is_none());
+    let json = serde_json::to_value(ana).unwrap();
+    assert_eq!(json["platform"], "zapi");
+    assert!(h.engine.flush_conversation(&conv("ana")).await.unwrap());
+    assert!(!h.engine.flush_conversation(&conv("nobody")).await.unwrap());
+    let views = h.engine.conversations(APP).await.unwrap();
+    assert_eq!((views[0].due_in_ms, views[0].forced), (0, true));
+    assert_eq!(
+        h.flush_due(&s).await,
+        [("ana".to_string(), vec!["a1".into(), "a2".into()])]
+    );
+}
+
+async fn buffer_adaptive_window_learns_and_is_remembered<B: Backend>(mut h: Harness<B>) {
+    let s = DebounceSettings {
+        adaptive: Some(lull::engine::debounce::Adaptive {
+            min_window_ms: 2_000,
+            max_window_ms: 40_000,
+            factor: 2.0,
+            smoothing: 0.5,
+        }),
+        ..DebounceSettings::fixed(10_000, 120_000)
+    };
+    let k = conv("slow");
+    // A 12 s typer: each fragment is flushed on its own while nothing is learned.
+    assert_eq!(h.accept(&k, "1", &s).await.0, 10_000);
+    h.advance(10);
+    assert_eq!(h.flush_due(&s).await.len(), 1);
+    h.advance(2);
+    assert_eq!(
+        h.accept(&k, "2", &s).await.0,
+        10_000,
+        "one sample is not enough"
+    );
+    h.restart().await;
+    h.advance(12);
+    assert_eq!(
+        h.accept(&k, "3", &s).await.0,
+        24_000,
+        "2 × 12 s, learned across a restart"
+    );
+    let view = h.engine.conversations(APP).await.unwrap().remove(0);
+    let cadence = view.cadence.expect("cadence");
+    assert_eq!((cadence.avg_gap_ms, cadence.samples), (12_000, 2));
+    assert_eq!(view.window_ms, 24_000);
+    // Fixed settings ignore what was learned.
+    h.advance(1);
+    assert_eq!(h.accept(&k, "4", &fixed()).await.0, 10_000);
+}
+
+async fn buffer_state_survives_restart<B: Backend>(mut h: Harness<B>) {
+    let s = fixed();
+    h.accept(&conv("ana"), "a1", &s).await;
+    h.accept(&conv("ana"), "a2", &s).await;
+    h.advance(5);
+    h.accept(&conv("bia"), "b1", &s).await;
+    h.restart().await;
+    assert_eq!(h.texts(&conv("ana")).await, ["text a1", "text a2"]);
+    assert_eq!(
+        h.engine.next_flush_at().await.unwrap(),
+        Some(START_MS + 10_000),
+        "due times reload"
+    );
+    // Down for a while: what became overdue is due at once, the rest on time.
+    h.advance(7);
+    h.restart().await;
+    assert_eq!(
+        h.flush_due(&s).await,
+        [("ana".to_string(), vec!["a1".into(), "a2".into()])]
+    );
+    h.accept(&conv("ana"), "a3", &s).await;
+    h.advance(3);
+    assert_eq!(
+        h.flush_due(&s).await,
+        [("bia".to_string(), vec!["b1".into()])]
+    );
+    h.restart().await;
+    assert_eq!(
+        h.texts(&conv("ana")).await,
+        ["text a3"],
+        "only the flushed ones are gone"
+    );
+    assert!(h.engine.conversation(&conv("bia")).await.unwrap().is_none());
+}
+
+async fn buffer_rejects_unusable_keys<B: Backend>(h: Harness<B>) {
+    for bad in [
+        ConversationKey::new(APP, "acct", "a\0b"),
+        ConversationKey::new(APP, "", "x"),
+        ConversationKey::new("", "acct", "x"),
+    ] {
+        let r = h
+            .engine
+            .buffer_fragment(
+                lull::webhooks::Platform::Zapi,
+                &bad,
+                fragment("1", "x"),
+                &fixed(),
+            )
+            .await;
+        assert!(
+            matches!(r, Err(EngineError::InvalidParameterValue(_))),
+            "{r:?}"
+        );
+    }
+    let r = h
+        .engine
+        .buffer_fragment(
+            lull::webhooks::Platform::Zapi,
+            &conv("ana"),
+            fragment("", "x"),
+            &fixed(),
+        )
+        .await;
+    assert!(
+        matches!(r, Err(EngineError::InvalidParameterValue(_))),
+        "{r:?}"
+    );
+    assert!(h.engine.conversations(APP).await.unwrap().is_empty());
+}
+
+fn flusher(h: &Harness<impl Backend>, s: DebounceSettings) -> lull::workers::flusher::Flusher {
+    lull::workers::flusher::Flusher::new(
+        h.engine.clone(),
+        "us-east-1",
+        Arc::new(move |_: &str| s.clone()),
+    )
+}
+
+async fn flusher_hands_a_due_conversation_to_the_inbox<B: Backend>(h: Harness<B>) {
+    let inbox = h
+        .queue(
+            "bot-inbox.fifo",
+            &[("FifoQueue", "true"), ("VisibilityTimeout", "60")],
+        )
+        .await;
+    let f = flusher(&h, fixed());
+    let k = conv("ana");
+    h.accept(&k, "1", &fixed()).await;
+    h.advance(3);
+    h.buffer(&k, fragment("2", "tudo bem?"), &fixed()).await;
+    h.buffer(&k, fragment("3", ""), &fixed()).await;
+    h.advance(9);
+    assert_eq!(f.flush_due().await, 0, "not due yet");
+    assert!(h.receive(&inbox, 10).await.is_empty());
+    h.advance(1);
+    assert_eq!(f.flush_due().await, 1);
+    let got = h
+        .engine
+        .receive(
+            &inbox,
+            ReceiveRequest {
+                max_messages: Some(10),
+                wait_seconds: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "one message for the burst");
+    let m = &got[0].message;
+    assert_eq!(m.group_id.as_deref(), Some("5511000000000:ana"));
+    let batch = Batch::parse(&m.body).expect("a handler call");
+    assert_eq!(batch.text, "text 1\ntudo bem?");
+    assert_eq!(batch.key, k);
+    assert_eq!(batch.fragments.len(), 3);
+    assert_eq!(batch.last_at, START_MS + 3_000);
+    let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+    assert_eq!(body["app"], APP);
+    assert_eq!(body["messages"][1]["text"], "tudo bem?");
+    assert_eq!(body["messages"][0]["raw"]["messageId"], "1");
+    assert!(
+        h.engine.conversation(&k).await.unwrap().is_none(),
+        "flushed fragments are removed"
+    );
+
+    // Sent again (a crash before the removal): the inbox's deduplication drops the repeat.
+    h.engine
+        .restore_fragments(
+            lull::webhooks::Platform::Zapi,
+            &k,
+            batch.fragments.clone(),
+            &fixed(),
+        )
+        .await
+        .unwrap();
+    h.advance(11);
+    assert_eq!(f.flush_due().await, 1);
+    assert_eq!(
+        h.counts(&inbox).await,
+        (0, 1, 0),
+        "still the one message, in flight"
+    );
+    assert!(h.engine.conversation(&k).await.unwrap().is_none());
+
+    // No inbox (the app left the configuration): the conversation stays buffered.
+    let orphan = ConversationKey::new("gone", "acct", "ana");
+    h.accept(&orphan, "o1", &fixed()).await;
+    h.advance(11);
+    assert_eq!(f.flush_due().await, 0);
+    assert_eq!(h.texts(&orphan).await, ["text o1"]);
+}
+
+async fn flusher_task_wakes_for_an_earlier_due_time<B: Backend>(h: Harness<B>) {
+    let inbox = h.queue("bot-inbox.fifo", &[("FifoQueue", "true")]).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(flusher(&h, fixed()).run(shutdown));
+    // Far away first, then an earlier one; the clock is driven, so the task is woken by hand
+    // after each move, as a real clock's sleep would end.
+    h.accept(
+        &conv("late"),
+        "l1",
+        &DebounceSettings::fixed(50_000, 60_000),
+    )
+    .await;
+    h.accept(&conv("soon"), "s1", &DebounceSettings::fixed(1_000, 60_000))
+        .await;
+    h.advance(2);
+    h.engine.wake_flusher();
+    let poll = ReceiveRequest {
+        max_messages: Some(10),
+        wait_seconds: Some(5),
+        ..Default::default()
+    };
+    let got = h.engine.receive(&inbox, poll.clone()).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        Batch::parse(&got[0].message.body).unwrap().key,
+        conv("soon")
+    );
+    assert!(h
+        .engine
+        .conversation(&conv("late"))
+        .await
+        .unwrap()
+        .is_some());
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), task)
+        .await
+        .expect("the flusher stops")
+        .unwrap();
+}
+
 /// Instantiates every behaviour below once per backend: a module per backend, a test per behaviour.
 macro_rules! conformance {
     ([$($backend:ident => $make:expr),* $(,)?], $tests:tt) => {
@@ -1701,6 +2625,24 @@ conformance!(
         topics_survive_restart,
         publish_validates_and_needs_a_topic,
         failed_deliveries_go_to_the_subscription_dead_letter_queue,
+        buffer_appends_in_order_and_restarts_the_window,
+        buffer_drops_redelivered_message_ids_for_a_day,
+        buffer_max_wait_caps_an_endless_burst,
+        buffer_max_fragments_and_media_flush_at_once,
+        buffer_typing_pushes_the_due_time,
+        buffer_claims_due_conversations_once_and_removes_only_what_was_sent,
+        buffer_restore_puts_a_batch_back_in_front,
+        buffer_has_fragments_after,
+        buffer_conversations_view_and_admin_flush,
+        buffer_adaptive_window_learns_and_is_remembered,
+        buffer_state_survives_restart,
+        buffer_rejects_unusable_keys,
+        flusher_hands_a_due_conversation_to_the_inbox,
+        flusher_task_wakes_for_an_earlier_due_time,
+        fifo_topic_deduplication_survives_restart,
+        http_subscriptions_confirm_and_queue_their_deliveries,
+        lambda_subscriptions_feed_the_function_queue,
+        the_signing_key_is_made_once_and_kept,
     ]
 );
 
@@ -1963,7 +2905,7 @@ mod postgres_schema {
             .await
             .expect("version")
             .get(0);
-        assert_eq!(version, "2");
+        assert_eq!(version, lull::store::postgres::SCHEMA_VERSION.to_string());
 
         client
             .batch_execute(&format!(
@@ -1973,5 +2915,106 @@ mod postgres_schema {
             .expect("pretend a newer lull wrote it");
         let refused = PostgresStore::open(&pg.url()).await;
         assert!(refused.is_err(), "a newer layout is refused");
+    }
+}
+
+/// PostgreSQL only: two nodes appending to and flushing the same conversations.
+mod postgres_debounce_nodes {
+    use super::*;
+    use std::collections::HashSet;
+
+    async fn two_nodes(pg: &Postgres, clock: &Arc<ManualClock>) -> [Engine; 2] {
+        [
+            Engine::new(pg.store().await, clock.clone(), ACCOUNT),
+            Engine::new(pg.store().await, clock.clone(), ACCOUNT),
+        ]
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_appends_keep_every_fragment_and_drop_each_redelivery_once() {
+        let pg = Postgres::new();
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let nodes = two_nodes(&pg, &clock).await;
+        let k = conv("ana");
+        let mut tasks = Vec::new();
+        // 30 distinct messages, each delivered to both nodes at once (a platform retry racing
+        // the first delivery).
+        for i in 0..30 {
+            for node in &nodes {
+                let (node, k) = (node.clone(), k.clone());
+                tasks.push(tokio::spawn(async move {
+                    node.buffer_fragment(
+                        lull::webhooks::Platform::WhatsApp,
+                        &k,
+                        fragment(&format!("m{i}"), &format!("t{i}")),
+                        &fixed(),
+                    )
+                    .await
+                    .expect("buffer")
+                }));
+            }
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            if matches!(t.await.unwrap(), Buffered::Accepted { .. }) {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 30, "each message accepted exactly once");
+        let b = nodes[1].conversation(&k).await.unwrap().unwrap();
+        assert_eq!(b.meta.fragments, 30);
+        let ids: HashSet<String> = b.fragments.iter().map(|f| f.id.clone()).collect();
+        assert_eq!(ids.len(), 30);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_flushers_never_claim_a_conversation_twice() {
+        let pg = Postgres::new();
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let nodes = two_nodes(&pg, &clock).await;
+        for i in 0..60 {
+            nodes[i % 2]
+                .buffer_fragment(
+                    lull::webhooks::Platform::Telegram,
+                    &conv(&format!("c{i}")),
+                    fragment(&format!("m{i}"), "x"),
+                    &fixed(),
+                )
+                .await
+                .expect("buffer");
+        }
+        clock.advance_secs(11);
+        let mut claimers = Vec::new();
+        for c in 0..6 {
+            let node = nodes[c % 2].clone();
+            claimers.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = node.claim_due_conversations(4).await.expect("claim");
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    for b in batch {
+                        let ids = b.fragments.iter().map(|f| f.id.clone()).collect();
+                        node.complete_flush(&b.key, ids, &fixed())
+                            .await
+                            .expect("complete");
+                        got.push(b.key.conversation);
+                    }
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for c in claimers {
+            all.extend(c.await.unwrap());
+        }
+        let distinct: HashSet<&String> = all.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            all.len(),
+            "a conversation was flushed twice"
+        );
+        assert_eq!(all.len(), 60);
+        assert!(nodes[0].conversations(APP).await.unwrap().is_empty());
     }
 }

@@ -173,7 +173,9 @@ async fn work(mut worker: Worker, shared: Arc<Shared>, scenario: Scenario) -> (W
         Scenario::SendBatch => publish_loop(&worker, &shared, &mut stats, shared.batch).await,
         Scenario::Recv => consume_loop(&mut worker, &shared, &mut stats).await,
         Scenario::Cycle => cycle_loop(&mut worker, &shared, &mut stats).await,
-        Scenario::Healthz => stats.error("healthz is not an AMQP scenario"),
+        Scenario::Healthz | Scenario::Webhook => {
+            stats.error(format!("{scenario} is not an AMQP scenario"))
+        }
     }
     (worker, stats)
 }

@@ -72,8 +72,16 @@ impl HttpConn {
         sender.ready().await?;
         let resp = sender.send_request(req).await?;
         let status = resp.status();
+        // A server that answers `Connection: close` (moto's SNS door does) is about to hang
+        // up; dial afresh next time instead of racing the close.
+        let closing = resp
+            .headers()
+            .get(http::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let body = resp.into_body().collect().await?.to_bytes();
-        self.sender = Some(sender);
+        if !closing {
+            self.sender = Some(sender);
+        }
         Ok((status, body))
     }
 }

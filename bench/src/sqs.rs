@@ -75,21 +75,31 @@ impl SqsClient {
         })
     }
 
-    fn request(&self, action: Action, body: Bytes) -> Result<Request<Full<Bytes>>> {
+    fn request(&self, action: &str, body: Bytes) -> Result<Request<Full<Bytes>>> {
         Ok(Request::post(self.path.as_str())
             .header(http::header::HOST, self.endpoint.authority.as_str())
             .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("AmazonSQS.{}", action.name()))
+            .header("x-amz-target", format!("AmazonSQS.{action}"))
             .header("x-amz-date", self.amz_date.clone())
             .header(http::header::AUTHORIZATION, self.authorization.clone())
             .body(Full::new(body))?)
     }
 
     async fn call(&self, conn: &mut HttpConn, action: Action, body: Bytes) -> Result<Bytes> {
+        self.call_named(conn, action.name(), body).await
+    }
+
+    /// Any SQS action by name (the fan-out and gateway benchmarks use a few more).
+    pub async fn call_named(
+        &self,
+        conn: &mut HttpConn,
+        action: &'static str,
+        body: Bytes,
+    ) -> Result<Bytes> {
         let (status, answer) = conn.send(self.request(action, body)?).await?;
         if status != StatusCode::OK {
             return Err(BenchError::Status {
-                action: action.name(),
+                action,
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&answer).chars().take(300).collect(),
             });
@@ -97,7 +107,7 @@ impl SqsClient {
         Ok(answer)
     }
 
-    async fn create_queue(&self, conn: &mut HttpConn, name: &str) -> Result<String> {
+    pub async fn create_queue(&self, conn: &mut HttpConn, name: &str) -> Result<String> {
         #[derive(Deserialize)]
         struct Created {
             #[serde(rename = "QueueUrl")]
@@ -111,7 +121,7 @@ impl SqsClient {
         Ok(created.queue_url)
     }
 
-    async fn delete_queue(&self, conn: &mut HttpConn, queue_url: &str) -> Result<()> {
+    pub async fn delete_queue(&self, conn: &mut HttpConn, queue_url: &str) -> Result<()> {
         let body = serde_json::to_vec(&json!({ "QueueUrl": queue_url }))?;
         self.call(conn, Action::DeleteQueue, Bytes::from(body))
             .await
@@ -278,7 +288,9 @@ async fn worker(mut conn: HttpConn, shared: Arc<Shared>, scenario: Scenario) -> 
         Scenario::SendBatch => send_batch_loop(&mut conn, &shared, &mut stats).await,
         Scenario::Recv => recv_loop(&mut conn, &shared, &mut stats).await,
         Scenario::Cycle => cycle_loop(&mut conn, &shared, &mut stats).await,
-        Scenario::Healthz => stats.error("healthz is not an SQS scenario"),
+        Scenario::Healthz | Scenario::Webhook => {
+            stats.error(format!("{scenario} is not an SQS scenario"))
+        }
     }
     (conn, stats)
 }
@@ -454,7 +466,7 @@ async fn cycle_loop(conn: &mut HttpConn, shared: &Shared, stats: &mut Stats) {
 }
 
 /// Today's date (`YYYYMMDD`) and time (`HHMMSS`) in UTC, for `X-Amz-Date` and the scope.
-fn utc_now() -> (String, String) {
+pub fn utc_now() -> (String, String) {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

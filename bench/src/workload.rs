@@ -16,6 +16,8 @@ pub enum Scenario {
     Recv,
     Cycle,
     Healthz,
+    /// `POST /webhooks/{app}`: one chat fragment per request.
+    Webhook,
 }
 
 impl Scenario {
@@ -26,13 +28,14 @@ impl Scenario {
             Scenario::Recv => "recv",
             Scenario::Cycle => "cycle",
             Scenario::Healthz => "healthz",
+            Scenario::Webhook => "webhook",
         }
     }
 
     /// The batch size a scenario really uses: single sends and probes are 1.
     pub fn effective_batch(self, batch: u32) -> u32 {
         match self {
-            Scenario::Send | Scenario::Healthz => 1,
+            Scenario::Send | Scenario::Healthz | Scenario::Webhook => 1,
             _ => batch,
         }
     }
@@ -53,8 +56,9 @@ impl FromStr for Scenario {
             "recv" => Ok(Scenario::Recv),
             "cycle" => Ok(Scenario::Cycle),
             "healthz" => Ok(Scenario::Healthz),
+            "webhook" => Ok(Scenario::Webhook),
             other => Err(format!(
-                "unknown scenario `{other}` (send, send-batch, recv, cycle, healthz)"
+                "unknown scenario `{other}` (send, send-batch, recv, cycle, healthz, webhook)"
             )),
         }
     }

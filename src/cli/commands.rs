@@ -1,5 +1,6 @@
-//! The people's tools: `lull queues | send | receive | purge | redrive` against a running
-//! server (or any SQS JSON 1.0 endpoint). Results go to stdout, one error line to stderr.
+//! The people's tools: `lull queues | send | receive | purge | redrive | conversations`
+//! against a running server (or any SQS JSON 1.0 endpoint; `conversations` needs lull's admin
+//! API). Results go to stdout, one error line to stderr.
 //!
 //! A queue argument is a name or a full queue URL; a name is resolved with `GetQueueUrl`
 //! so the URL is whatever the server hands out for its own host.
@@ -78,6 +79,14 @@ pub enum ClientCommand {
         /// Queue name or URL
         queue: String,
     },
+    /// List the conversations an app is holding: fragments, due time, learned cadence
+    Conversations {
+        /// The app's name in lull.toml
+        app: String,
+        /// Print the admin API's JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Move a dead-letter queue's messages back to their source queue (or --to QUEUE);
     /// waits until done and prints how many moved
     Redrive {
@@ -140,6 +149,9 @@ pub async fn run(endpoint: &str, cmd: ClientCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ClientCommand::Redrive { dlq, to } => redrive(&client, &dlq, to.as_deref()).await,
+        ClientCommand::Conversations { app, json } => {
+            super::conversations::run(endpoint, &app, json).await
+        }
     }
 }
 

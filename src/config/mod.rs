@@ -2,6 +2,7 @@
 //! `${VAR}` anywhere in the file is replaced by that environment variable before parsing.
 
 pub mod apps;
+pub mod duration;
 pub mod resources;
 
 use std::collections::BTreeMap;

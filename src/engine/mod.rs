@@ -2,6 +2,7 @@
 //! (long polling) and schedules move tasks; the store underneath makes state durable and answers
 //! claims atomically.
 
+pub mod debounce;
 pub mod digest;
 pub mod error;
 pub mod filter_policy;
@@ -47,6 +48,7 @@ struct Inner {
     /// When each queue was last purged: SQS allows one purge per queue every 60 seconds.
     purged_at: Mutex<HashMap<QueueKey, Millis>>,
     topics: topics::TopicsState,
+    debounce: debounce::DebounceState,
 }
 
 impl Engine {
@@ -61,6 +63,7 @@ impl Engine {
                 move_tasks: Mutex::new(Vec::new()),
                 purged_at: Mutex::new(HashMap::new()),
                 topics: topics::TopicsState::default(),
+                debounce: debounce::DebounceState::default(),
             }),
         }
     }

@@ -4,11 +4,13 @@
 
 pub mod actions;
 pub mod error;
+pub mod links;
 pub mod query;
 pub mod query_shapes;
 
 pub use actions::Ctx;
 pub use error::SnsError;
+pub use links::http_routes;
 
 /// The query protocol's XML namespace for SNS.
 pub const XMLNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";

@@ -159,6 +159,26 @@ static UNTAG_RESOURCE_INPUT: Shape = Shape::Structure(&[
 static TAGS_ONLY: Shape = Shape::Structure(&[Field::new("Tags", &TAG_LIST)]);
 static EMPTY: Shape = Shape::Structure(&[]);
 
+// --- Permissions and data protection
+
+static STRING_LIST: Shape = Shape::list(&STRING, "member");
+static ADD_PERMISSION_INPUT: Shape = Shape::Structure(&[
+    Field::new("TopicArn", &STRING),
+    Field::new("Label", &STRING),
+    Field::new("AWSAccountId", &STRING_LIST),
+    Field::new("ActionName", &STRING_LIST),
+]);
+static REMOVE_PERMISSION_INPUT: Shape = Shape::Structure(&[
+    Field::new("TopicArn", &STRING),
+    Field::new("Label", &STRING),
+]);
+static PUT_DATA_PROTECTION_POLICY_INPUT: Shape = Shape::Structure(&[
+    Field::new("ResourceArn", &STRING),
+    Field::new("DataProtectionPolicy", &STRING),
+]);
+static DATA_PROTECTION_POLICY_ONLY: Shape =
+    Shape::Structure(&[Field::new("DataProtectionPolicy", &STRING)]);
+
 const fn op(
     name: &'static str,
     input: &'static Shape,
@@ -260,6 +280,20 @@ static OPERATIONS: &[Operation] = &[
         &RESOURCE_ARN_ONLY,
         Some(&TAGS_ONLY),
         Some("ListTagsForResourceResult"),
+    ),
+    op("AddPermission", &ADD_PERMISSION_INPUT, None, None),
+    op("RemovePermission", &REMOVE_PERMISSION_INPUT, None, None),
+    op(
+        "GetDataProtectionPolicy",
+        &RESOURCE_ARN_ONLY,
+        Some(&DATA_PROTECTION_POLICY_ONLY),
+        Some("GetDataProtectionPolicyResult"),
+    ),
+    op(
+        "PutDataProtectionPolicy",
+        &PUT_DATA_PROTECTION_POLICY_INPUT,
+        None,
+        None,
     ),
 ];
 

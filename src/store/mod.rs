@@ -13,9 +13,10 @@ pub mod postgres;
 use async_trait::async_trait;
 
 use crate::clock::Millis;
+use crate::engine::debounce::{BufferChange, BufferOutcome, BufferSnapshot, ConversationKey, Plan};
 use crate::engine::message::{NewMessage, ReceiptHandle, Received, Sent};
 use crate::engine::queue::{QueueKey, QueueRecord};
-use crate::engine::topics::{TopicKey, TopicRecord};
+use crate::engine::topics::{FifoPublication, TopicKey, TopicRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -151,4 +152,45 @@ pub trait Store: Send + Sync + 'static {
     async fn list_topics(&self, region: &str) -> Result<Vec<TopicRecord>, StoreError>;
     /// Deletes a topic with its subscriptions. False when it did not exist.
     async fn delete_topic(&self, key: &TopicKey) -> Result<bool, StoreError>;
+
+    /// Debounce buffers (`engine::debounce::record`): applies `change` to one conversation's
+    /// buffer and then, unless the buffer is empty, runs `plan` on it, all under that
+    /// conversation's lock; durable before it returns.
+    async fn change_buffer(
+        &self,
+        key: &ConversationKey,
+        change: BufferChange,
+        plan: &Plan<'_>,
+        now: Millis,
+    ) -> Result<BufferOutcome, StoreError>;
+    async fn get_buffer(&self, key: &ConversationKey)
+        -> Result<Option<BufferSnapshot>, StoreError>;
+    /// Every buffer of an app.
+    async fn list_buffers(&self, app: &str) -> Result<Vec<BufferSnapshot>, StoreError>;
+    /// Claims up to `max` buffers due at `now` and not claimed by someone else, earliest
+    /// first, for `lease_ms`.
+    async fn claim_due_buffers(
+        &self,
+        now: Millis,
+        lease_ms: u64,
+        max: usize,
+    ) -> Result<Vec<BufferSnapshot>, StoreError>;
+    /// The earliest instant a buffer becomes claimable (its due time, or its claim's end).
+    async fn next_buffer_due(&self) -> Result<Option<Millis>, StoreError>;
+    /// Forgets expired message ids and idle cadences.
+    async fn sweep_buffers(&self, now: Millis) -> Result<(), StoreError>;
+    /// FIFO topic deduplication, atomic across nodes: the unexpired publication first seen with
+    /// `dedup_id` on this topic, or `None` once `candidate` is durably remembered in its place.
+    async fn topic_dedup(
+        &self,
+        key: &TopicKey,
+        dedup_id: &str,
+        candidate: FifoPublication,
+        now: Millis,
+    ) -> Result<Option<FifoPublication>, StoreError>;
+    /// The key (and certificate) topic messages are signed with, as PEM, once one is stored.
+    async fn signing_key(&self) -> Result<Option<String>, StoreError>;
+    /// Durably stores `pem` as the signing key unless one is stored already (by another node,
+    /// say); answers the key in force.
+    async fn init_signing_key(&self, pem: &str) -> Result<String, StoreError>;
 }

@@ -3,9 +3,11 @@
 //! inbox batches to the app's handler, the sender posts outbox replies to the platform, the
 //! function runner feeds queues to functions, and topic delivery posts to HTTP subscribers.
 
+mod consumer;
 pub mod dispatcher;
 pub mod flusher;
 pub mod functions;
+mod redelivery;
 pub mod sender;
 pub mod sns_http;
 

@@ -18,6 +18,7 @@ import requests
 from botocore.config import Config
 
 from compat_util import ACCOUNT, REGION, queue_arn, raises_code, receive_all, unique
+from sns_verify import verify
 
 
 def make_sns(endpoint: str, validate: bool = True):
@@ -244,6 +245,11 @@ def test_publish_delivers_the_envelope(sns, sqs, make_topic, make_queue, wire):
         "n": {"Type": "Number", "Value": "42"},
     }
     assert sub in env["UnsubscribeURL"].replace("%3A", ":")
+    # Signed as SNS signs (SHA1withRSA by default), checkable with the served certificate.
+    assert env["SignatureVersion"] == "1"
+    verify(env)
+    with pytest.raises(Exception):
+        verify(dict(env, Message="forged"))
     # TargetArn names the topic just as well.
     sns.publish(TargetArn=arn, Message="second")
     assert json.loads(receive_all(sqs, url, expect=1)[0]["Body"])["Message"] == "second"

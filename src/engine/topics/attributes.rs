@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::delivery_policy::{validate_subscription_policy, validate_topic_policy};
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::filter_policy::{FilterPolicy, PolicyError, Scope};
 use crate::engine::queue::QueueKey;
@@ -41,6 +42,10 @@ pub fn normalise_topic_attribute(
     match name {
         "DisplayName" if value.chars().count() <= 100 => Ok(value.to_string()),
         "DisplayName" => Err(invalid("Invalid parameter: DisplayName")),
+        "DeliveryPolicy" if !value.is_empty() => {
+            validate_topic_policy(value)?;
+            Ok(value.to_string())
+        }
         "Policy" | "DeliveryPolicy" | "ArchivePolicy" | "DataProtectionPolicy" => {
             if value.is_empty() {
                 Ok(String::new())
@@ -180,7 +185,11 @@ fn normalise_subscription_attribute(
                 "Invalid parameter: RedrivePolicy: deadLetterTargetArn is missing or not an SQS queue ARN",
             )),
         },
-        "DeliveryPolicy" | "ReplayPolicy" if !value.is_empty() => json(name, value),
+        "DeliveryPolicy" if !value.is_empty() => {
+            validate_subscription_policy(value)?;
+            Ok(value.to_string())
+        }
+        "ReplayPolicy" if !value.is_empty() => json(name, value),
         _ => Ok(value.to_string()),
     }
 }

@@ -2,62 +2,70 @@
 //! with their filter policies, and publishing with fan-out to subscribed queues through the
 //! engine's own `send` (so a delivered message is exactly what an SQS client could have sent).
 //!
+//! HTTP/S subscribers get their deliveries through a durable job queue (`delivery`) that the
+//! delivery worker drains; Lambda subscribers through their function's invoke queue (`lambda`).
+//! Every document delivered is signed (`signing`).
+//!
 //! Subscriptions live inside their topic's record. Changes to a topic are read-modify-write of
 //! that record, serialised on this node by `TopicsState::writes`.
 
 pub mod attributes;
+pub mod delivery;
+pub mod delivery_policy;
 pub mod envelope;
+pub mod lambda;
+mod permissions;
 mod publish;
 mod record;
+pub mod signing;
 mod subscriptions;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use self::attributes::{
     default_topic_policy, normalise_topic_attribute, DEFAULT_EFFECTIVE_DELIVERY_POLICY,
 };
+use self::signing::SigningKey;
 use super::error::{EngineError, EngineResult};
 use super::Engine;
-use crate::clock::Millis;
+use crate::store::StoreError;
 
+pub use delivery::{DeliveryJob, DeliveryTarget, MessageType};
 pub use publish::{Publication, PublishResult};
-pub use record::{parse_subscription_arn, SubscriptionRecord, TopicKey, TopicRecord};
+pub use record::{
+    parse_subscription_arn, FifoPublication, SubscriptionRecord, TopicKey, TopicRecord,
+};
 pub use subscriptions::{SubscribeResult, SubscriptionInfo};
 
 /// Where notifications link back to until the server says where it is reached.
 pub const DEFAULT_PUBLIC_ENDPOINT: &str = "http://localhost:4566";
+/// Region of the HTTP/S delivery queue until the server says which it serves.
+pub const DEFAULT_DELIVERY_REGION: &str = "us-east-1";
 /// Most tags one topic may carry.
 const MAX_TAGS: usize = 50;
-
-/// A FIFO publication as its deduplication id remembers it.
-#[derive(Debug, Clone)]
-pub(crate) struct Published {
-    pub message_id: String,
-    pub sequence: u64,
-    pub expires_ms: Millis,
-}
 
 /// The engine's per-node topic state.
 pub(crate) struct TopicsState {
     /// Serialises read-modify-write of topic records on this node.
     writes: tokio::sync::Mutex<()>,
-    /// FIFO topics: what each deduplication id was first published as, per topic. Kept in
-    /// memory: a restart (or another node) forgets it, and the FIFO queues' own deduplication,
-    /// which gets the same id, still drops the repeat.
-    dedup: Mutex<HashMap<TopicKey, HashMap<String, Published>>>,
     last_sequence: Mutex<u64>,
     public_endpoint: Mutex<String>,
+    delivery_region: Mutex<String>,
+    /// Loaded from the store (or made and stored) on first use.
+    signer: tokio::sync::OnceCell<Arc<SigningKey>>,
 }
 
 impl Default for TopicsState {
     fn default() -> Self {
         Self {
             writes: tokio::sync::Mutex::new(()),
-            dedup: Mutex::new(HashMap::new()),
             last_sequence: Mutex::new(0),
             public_endpoint: Mutex::new(DEFAULT_PUBLIC_ENDPOINT.to_string()),
+            delivery_region: Mutex::new(DEFAULT_DELIVERY_REGION.to_string()),
+            signer: tokio::sync::OnceCell::new(),
         }
     }
 }
@@ -99,8 +107,41 @@ impl Engine {
         *self.inner.topics.public_endpoint.lock() = url.into();
     }
 
-    fn topic_public_endpoint(&self) -> String {
+    pub fn topic_public_endpoint(&self) -> String {
         self.inner.topics.public_endpoint.lock().clone()
+    }
+
+    /// Sets the region whose `lull-sns-deliveries` queue holds HTTP/S delivery jobs (the one
+    /// the delivery worker reads).
+    pub fn set_topic_delivery_region(&self, region: impl Into<String>) {
+        *self.inner.topics.delivery_region.lock() = region.into();
+    }
+
+    /// The key topic messages are signed with: the stored one, or a new one made and stored
+    /// (if another node stored one meanwhile, that one is used).
+    pub async fn topic_signer(&self) -> EngineResult<Arc<SigningKey>> {
+        let key = self
+            .inner
+            .topics
+            .signer
+            .get_or_try_init(|| async {
+                let corrupt = |e: signing::SigningError| StoreError::Corrupt(e.to_string());
+                if let Some(pem) = self.store().signing_key().await? {
+                    return Ok(Arc::new(SigningKey::from_stored(&pem).map_err(corrupt)?));
+                }
+                let (key, pem) = tokio::task::spawn_blocking(SigningKey::generate)
+                    .await
+                    .map_err(|e| StoreError::Io(e.to_string()))?
+                    .map_err(|e| StoreError::Io(e.to_string()))?;
+                let stored = self.store().init_signing_key(&pem).await?;
+                if stored == pem {
+                    Ok::<_, EngineError>(Arc::new(key))
+                } else {
+                    Ok(Arc::new(SigningKey::from_stored(&stored).map_err(corrupt)?))
+                }
+            })
+            .await?;
+        Ok(key.clone())
     }
 
     pub(crate) fn topic_key(&self, arn: &str) -> EngineResult<TopicKey> {
@@ -169,7 +210,6 @@ impl Engine {
         let key = self.topic_key(topic_arn)?;
         let _w = self.inner.topics.writes.lock().await;
         self.store().delete_topic(&key).await?;
-        self.inner.topics.dedup.lock().remove(&key);
         Ok(())
     }
 

@@ -1,18 +1,25 @@
 //! Publish: validation (size, FIFO group and deduplication, message structure), then fan-out
-//! to every confirmed SQS subscription whose filter policy the message passes.
+//! to every confirmed subscription whose filter policy the message passes.
 //!
-//! Each delivery is an ordinary engine `send` to the subscribed queue, raw (the message, with
-//! its attributes as SQS message attributes) or wrapped in the SNS notification envelope. A
-//! FIFO topic hands its group id and deduplication id on to its FIFO queues.
+//! An SQS delivery is an ordinary engine `send` to the subscribed queue, raw (the message, with
+//! its attributes as SQS message attributes) or wrapped in the signed SNS notification. A FIFO
+//! topic hands its group id and deduplication id on to its FIFO queues, so a group's order
+//! holds end to end. A Lambda delivery is a send of the SNS event record to the function's
+//! invoke queue. HTTP/S deliveries become durable jobs (see `delivery`), stored before the
+//! publish is answered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use super::attributes::{passes_filter, redrive_target};
-use super::envelope::{attribute_text, notification, EnvelopeParts};
-use super::record::{SubscriptionRecord, TopicRecord};
-use super::{invalid, Published};
+use super::delivery::{DeliveryJob, MessageType};
+use super::envelope::{self, attribute_text, Signed};
+use super::invalid;
+use super::lambda::function_queue;
+use super::record::{FifoPublication, SubscriptionRecord, TopicRecord};
+use super::signing::{SignatureVersion, SigningKey};
 use crate::engine::error::EngineResult;
 use crate::engine::message::Attributes;
 use crate::engine::queue::{QueueKey, DEDUP_WINDOW_MS};
@@ -177,11 +184,39 @@ fn fifo_ids(topic: &TopicRecord, p: &Publication) -> EngineResult<Option<(String
     Ok(Some((group, dedup)))
 }
 
+/// Signatures of one publication, made once per distinct message text (protocols may get
+/// different texts) and only when some subscriber gets a signed document.
+struct Signatures<'a> {
+    engine: &'a Engine,
+    key: Option<Arc<SigningKey>>,
+    made: HashMap<String, String>,
+}
+
+impl Signatures<'_> {
+    async fn of(&mut self, doc: &envelope::Publication<'_>, message: &str) -> EngineResult<String> {
+        if let Some(s) = self.made.get(message) {
+            return Ok(s.clone());
+        }
+        let key = match &self.key {
+            Some(k) => k.clone(),
+            None => {
+                let k = self.engine.topic_signer().await?;
+                self.key = Some(k.clone());
+                k
+            }
+        };
+        let signature = doc.sign(&key, message);
+        self.made.insert(message.to_string(), signature.clone());
+        Ok(signature)
+    }
+}
+
 impl Engine {
-    /// Publishes a message to a topic and delivers it to the topic's confirmed SQS subscribers.
-    /// A delivery that fails (queue gone, message refused by the queue) goes to the
-    /// subscription's dead-letter queue when it has one, and is otherwise logged and dropped,
-    /// as SNS does; the publish itself still succeeds.
+    /// Publishes a message to a topic and delivers it to the topic's confirmed subscribers.
+    /// An SQS or Lambda delivery that fails (queue gone, message refused by the queue) goes to
+    /// the subscription's dead-letter queue when it has one, and is otherwise logged and
+    /// dropped, as SNS does; the publish itself still succeeds. HTTP/S deliveries are queued
+    /// durably; failing to queue them fails the publish.
     pub async fn publish(&self, topic_arn: &str, p: Publication) -> EngineResult<PublishResult> {
         let key = self.topic_key(topic_arn)?;
         let topic = self.require_topic(&key).await?;
@@ -207,11 +242,19 @@ impl Engine {
         let sequence_number = match &ids {
             Some((_, dedup)) => {
                 let seq = self.next_topic_sequence(now);
-                if let Some((id, seq)) = self.topic_duplicate(&topic, dedup, &message_id, seq, now)
+                let candidate = FifoPublication {
+                    message_id: message_id.clone(),
+                    sequence: seq,
+                    expires_ms: now + DEDUP_WINDOW_MS,
+                };
+                if let Some(first) = self
+                    .store()
+                    .topic_dedup(&topic.key, dedup, candidate, now)
+                    .await?
                 {
                     return Ok(PublishResult {
-                        message_id: id,
-                        sequence_number: Some(format!("{seq:020}")),
+                        message_id: first.message_id,
+                        sequence_number: Some(format!("{:020}", first.sequence)),
                     });
                 }
                 Some(format!("{seq:020}"))
@@ -226,45 +269,111 @@ impl Engine {
             .collect();
         let topic_arn = self.topic_arn(&key);
         let endpoint = self.topic_public_endpoint();
-        for sub in topic
-            .subscriptions
-            .iter()
-            .filter(|s| s.confirmed && s.protocol == "sqs")
-        {
-            let message = body.for_protocol("sqs");
+        let doc = envelope::Publication {
+            message_id: &message_id,
+            sequence_number: sequence_number.as_deref(),
+            topic_arn: &topic_arn,
+            subject: p.subject.as_deref(),
+            published_ms: now,
+            attributes: &p.message_attributes,
+            endpoint: &endpoint,
+            signature_version: SignatureVersion::from_attribute(
+                topic.attributes.get("SignatureVersion").map(String::as_str),
+            ),
+        };
+        let mut signatures = Signatures {
+            engine: self,
+            key: None,
+            made: HashMap::new(),
+        };
+        let mut jobs = Vec::new();
+        for sub in topic.subscriptions.iter().filter(|s| s.confirmed) {
+            let message = body.for_protocol(&sub.protocol);
             if !passes_filter(&sub.attributes, &filter_attributes, message) {
                 continue;
             }
-            let request = if sub.raw_delivery() {
-                SendRequest {
-                    body: message.to_string(),
-                    attributes: p.message_attributes.clone(),
-                    ..Default::default()
+            let subscription_arn = format!("{topic_arn}:{}", sub.id);
+            match sub.protocol.as_str() {
+                "sqs" => {
+                    let request = if sub.raw_delivery() {
+                        SendRequest {
+                            body: message.to_string(),
+                            attributes: p.message_attributes.clone(),
+                            ..Default::default()
+                        }
+                    } else {
+                        let signature = signatures.of(&doc, message).await?;
+                        SendRequest {
+                            body: doc.notification(
+                                &Signed {
+                                    message,
+                                    signature: &signature,
+                                },
+                                &subscription_arn,
+                            ),
+                            ..Default::default()
+                        }
+                    };
+                    let request = SendRequest {
+                        group_id: ids.as_ref().map(|(g, _)| g.clone()),
+                        dedup_id: ids.as_ref().map(|(_, d)| d.clone()),
+                        sender_id: self.account().to_string(),
+                        ..request
+                    };
+                    if let Some(queue) = QueueKey::from_arn(&sub.endpoint) {
+                        self.deliver_to_queue(sub, &queue, request, false).await;
+                    }
                 }
-            } else {
-                let subscription_arn = format!("{topic_arn}:{}", sub.id);
-                SendRequest {
-                    body: notification(&EnvelopeParts {
-                        message_id: &message_id,
-                        sequence_number: sequence_number.as_deref(),
-                        topic_arn: &topic_arn,
-                        subject: p.subject.as_deref(),
-                        message,
-                        published_ms: now,
-                        subscription_arn: &subscription_arn,
-                        endpoint: &endpoint,
-                        attributes: &p.message_attributes,
-                    }),
-                    ..Default::default()
+                "lambda" => {
+                    let signature = signatures.of(&doc, message).await?;
+                    let request = SendRequest {
+                        body: doc.lambda_record(
+                            &Signed {
+                                message,
+                                signature: &signature,
+                            },
+                            &subscription_arn,
+                        ),
+                        sender_id: self.account().to_string(),
+                        ..Default::default()
+                    };
+                    if let Some(queue) = function_queue(&sub.endpoint) {
+                        self.deliver_to_queue(sub, &queue, request, true).await;
+                    }
                 }
-            };
-            let request = SendRequest {
-                group_id: ids.as_ref().map(|(g, _)| g.clone()),
-                dedup_id: ids.as_ref().map(|(_, d)| d.clone()),
-                sender_id: self.account().to_string(),
-                ..request
-            };
-            self.deliver_to_queue(sub, request).await;
+                "http" | "https" => {
+                    let body = if sub.raw_delivery() {
+                        message.to_string()
+                    } else {
+                        let signature = signatures.of(&doc, message).await?;
+                        doc.notification(
+                            &Signed {
+                                message,
+                                signature: &signature,
+                            },
+                            &subscription_arn,
+                        )
+                    };
+                    jobs.push(DeliveryJob {
+                        subscription_arn,
+                        endpoint: sub.endpoint.clone(),
+                        message_type: MessageType::Notification,
+                        message_id: message_id.clone(),
+                        topic_arn: topic_arn.clone(),
+                        raw: sub.raw_delivery(),
+                        body,
+                        attributes: if sub.raw_delivery() {
+                            p.message_attributes.clone()
+                        } else {
+                            Attributes::new()
+                        },
+                    });
+                }
+                _ => {}
+            }
+        }
+        if !jobs.is_empty() {
+            self.enqueue_deliveries(jobs).await?;
         }
         Ok(PublishResult {
             message_id,
@@ -272,11 +381,20 @@ impl Engine {
         })
     }
 
-    async fn deliver_to_queue(&self, sub: &SubscriptionRecord, request: SendRequest) {
-        let Some(queue) = QueueKey::from_arn(&sub.endpoint) else {
-            return;
+    /// Sends one delivery to a queue; `internal` queues (a function's) are made on first use.
+    async fn deliver_to_queue(
+        &self,
+        sub: &SubscriptionRecord,
+        queue: &QueueKey,
+        request: SendRequest,
+        internal: bool,
+    ) {
+        let sent = if internal {
+            self.send_internal(queue, vec![request.clone()]).await
+        } else {
+            self.send(queue, vec![request.clone()]).await
         };
-        let failure = match self.send(&queue, vec![request.clone()]).await {
+        let failure = match sent {
             Ok(mut results) => match results.pop() {
                 Some(Ok(_)) => return,
                 Some(Err(e)) => e,
@@ -304,32 +422,5 @@ impl Engine {
         let mut last = self.inner.topics.last_sequence.lock();
         *last = (*last + 1).max(now.saturating_mul(1000));
         *last
-    }
-
-    /// FIFO topic deduplication: the earlier publication's id and sequence number when `dedup`
-    /// was seen in the last five minutes; otherwise remembers this one.
-    fn topic_duplicate(
-        &self,
-        topic: &TopicRecord,
-        dedup: &str,
-        message_id: &str,
-        seq: u64,
-        now: u64,
-    ) -> Option<(String, u64)> {
-        let mut all = self.inner.topics.dedup.lock();
-        let seen = all.entry(topic.key.clone()).or_default();
-        seen.retain(|_, p| p.expires_ms > now);
-        if let Some(p) = seen.get(dedup) {
-            return Some((p.message_id.clone(), p.sequence));
-        }
-        seen.insert(
-            dedup.to_string(),
-            Published {
-                message_id: message_id.to_string(),
-                sequence: seq,
-                expires_ms: now + DEDUP_WINDOW_MS,
-            },
-        );
-        None
     }
 }

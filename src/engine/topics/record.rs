@@ -66,6 +66,12 @@ pub struct SubscriptionRecord {
     pub owner: String,
     #[serde(default)]
     pub created_ms: Millis,
+    /// HTTP/S: the token the confirmation message carried; ConfirmSubscription presents it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Confirmed with `AuthenticateOnUnsubscribe`: the unsigned unsubscribe link is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub authenticate_on_unsubscribe: bool,
 }
 
 impl SubscriptionRecord {
@@ -75,6 +81,15 @@ impl SubscriptionRecord {
             .map(String::as_str)
             == Some("true")
     }
+}
+
+/// What a FIFO topic remembers of a publication for its deduplication window: a repeat of the
+/// deduplication id is answered with the first publication's id and sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FifoPublication {
+    pub message_id: String,
+    pub sequence: u64,
+    pub expires_ms: Millis,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,13 +1,18 @@
 //! Subscriptions: who a topic delivers to. `sqs` and `lambda` subscriptions are confirmed at
-//! once; `http`/`https` ones stay pending until the endpoint confirms (delivery to them, and
-//! the confirmation handshake, come with HTTP delivery).
+//! once; `http`/`https` ones stay pending until the endpoint confirms: subscribing sends the
+//! endpoint a signed `SubscriptionConfirmation` with a token, and ConfirmSubscription (or a GET
+//! of its `SubscribeURL`) with that token confirms.
 
 use std::collections::BTreeMap;
 
 use super::attributes::{
     apply_subscription_attributes, Wording, DEFAULT_EFFECTIVE_DELIVERY_POLICY,
 };
+use super::delivery::{DeliveryJob, MessageType};
+use super::envelope::{subscription_confirmation, ConfirmationParts};
+use super::lambda::function_queue;
 use super::record::{parse_subscription_arn, SubscriptionRecord, TopicRecord};
+use super::signing::SignatureVersion;
 use super::{invalid, TopicKey};
 use crate::engine::error::{EngineError, EngineResult};
 use crate::engine::queue::QueueKey;
@@ -35,6 +40,13 @@ pub struct SubscriptionInfo {
 
 fn subscription_not_found() -> EngineError {
     EngineError::NotFound("Subscription does not exist".into())
+}
+
+/// A confirmation token: 64 random bytes, hex.
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    let more: [u8; 32] = rand::random();
+    format!("{}{}", hex::encode(bytes), hex::encode(more))
 }
 
 impl Engine {
@@ -74,11 +86,12 @@ impl Engine {
         )?;
         let owner = self.account().to_string();
         let now = self.now_ms();
-        let (id, pending) = self
+        let needs_token = matches!(protocol.as_str(), "http" | "https");
+        let (id, pending, token) = self
             .modify_topic(topic_arn, |t| {
                 if let Some(s) = t
                     .subscriptions
-                    .iter()
+                    .iter_mut()
                     .find(|s| s.protocol == protocol && s.endpoint == endpoint)
                 {
                     let differs = attrs.iter().any(|(k, v)| {
@@ -91,9 +104,13 @@ impl Engine {
                             "Invalid parameter: Attributes Reason: Subscription already exists with different attributes",
                         ));
                     }
-                    return Ok((s.id.clone(), !s.confirmed));
+                    if needs_token && !s.confirmed && s.token.is_none() {
+                        s.token = Some(new_token());
+                    }
+                    return Ok((s.id.clone(), !s.confirmed, s.token.clone()));
                 }
                 let id = uuid::Uuid::new_v4().to_string();
+                let token = needs_token.then(new_token);
                 t.subscriptions.push(SubscriptionRecord {
                     id: id.clone(),
                     protocol: protocol.clone(),
@@ -102,14 +119,103 @@ impl Engine {
                     confirmed,
                     owner,
                     created_ms: now,
+                    token: token.clone(),
+                    authenticate_on_unsubscribe: false,
                 });
-                Ok((id, !confirmed))
+                Ok((id, !confirmed, token))
             })
             .await?;
+        let subscription_arn = self.subscription_arn(&key, &id);
+        // A pending HTTP/S subscription gets its confirmation, again on each Subscribe (as SNS
+        // resends it), so a client that retries after an error here still gets one.
+        if let (true, Some(token)) = (pending, token) {
+            self.send_confirmation(&topic, &subscription_arn, endpoint, &token)
+                .await?;
+        }
         Ok(SubscribeResult {
-            subscription_arn: self.subscription_arn(&key, &id),
+            subscription_arn,
             pending,
         })
+    }
+
+    async fn send_confirmation(
+        &self,
+        topic: &TopicRecord,
+        subscription_arn: &str,
+        endpoint: &str,
+        token: &str,
+    ) -> EngineResult<()> {
+        let key = self.topic_signer().await?;
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let topic_arn = self.topic_arn(&topic.key);
+        let public = self.topic_public_endpoint();
+        let body = subscription_confirmation(
+            &ConfirmationParts {
+                message_id: &message_id,
+                topic_arn: &topic_arn,
+                token,
+                sent_ms: self.now_ms(),
+                endpoint: &public,
+                signature_version: SignatureVersion::from_attribute(
+                    topic.attributes.get("SignatureVersion").map(String::as_str),
+                ),
+            },
+            &key,
+        );
+        self.enqueue_deliveries(vec![DeliveryJob {
+            subscription_arn: subscription_arn.to_string(),
+            endpoint: endpoint.to_string(),
+            message_type: MessageType::SubscriptionConfirmation,
+            message_id,
+            topic_arn,
+            raw: false,
+            body,
+            attributes: Default::default(),
+        }])
+        .await
+    }
+
+    /// Confirms the pending subscription the token was sent to and answers its ARN; a token
+    /// already used answers the same. `authenticate_on_unsubscribe`: from then on only an
+    /// authenticated Unsubscribe removes it (not the unsubscribe link).
+    pub async fn confirm_subscription(
+        &self,
+        topic_arn: &str,
+        token: &str,
+        authenticate_on_unsubscribe: bool,
+    ) -> EngineResult<String> {
+        let key = self.topic_key(topic_arn)?;
+        let id = self
+            .modify_topic(topic_arn, |t| {
+                let s = t
+                    .subscriptions
+                    .iter_mut()
+                    .find(|s| !token.is_empty() && s.token.as_deref() == Some(token))
+                    .ok_or_else(|| invalid("Invalid token"))?;
+                s.confirmed = true;
+                s.authenticate_on_unsubscribe |= authenticate_on_unsubscribe;
+                Ok(s.id.clone())
+            })
+            .await?;
+        Ok(self.subscription_arn(&key, &id))
+    }
+
+    /// Unsubscribes through the unsigned unsubscribe link: refused for a subscription
+    /// confirmed with `AuthenticateOnUnsubscribe`.
+    pub async fn unsubscribe_by_link(&self, subscription_arn: &str) -> EngineResult<()> {
+        let (key, id) = parse_subscription_arn(subscription_arn)
+            .ok_or_else(|| invalid("Invalid parameter: SubscriptionArn"))?;
+        if let Some(t) = self.store().get_topic(&key).await? {
+            if t.subscriptions
+                .iter()
+                .any(|s| s.id == id && s.authenticate_on_unsubscribe)
+            {
+                return Err(EngineError::InvalidSecurity(
+                    "This subscription requires an authenticated Unsubscribe".into(),
+                ));
+            }
+        }
+        self.unsubscribe(subscription_arn).await
     }
 
     /// Validates an endpoint for its protocol; answers whether it is confirmed at once.
@@ -155,7 +261,7 @@ impl Engine {
                 }
             }
             "lambda" => {
-                if endpoint.starts_with("arn:aws:lambda:") {
+                if function_queue(endpoint).is_some() {
                     Ok(true)
                 } else {
                     Err(invalid("Invalid parameter: Lambda endpoint ARN"))
@@ -241,6 +347,8 @@ impl Engine {
             let effective = s
                 .attributes
                 .get("DeliveryPolicy")
+                .or_else(|| t.attributes.get("DeliveryPolicy"))
+                .filter(|p| !p.is_empty())
                 .cloned()
                 .unwrap_or_else(|| DEFAULT_EFFECTIVE_DELIVERY_POLICY.to_string());
             out.insert("EffectiveDeliveryPolicy".into(), effective);

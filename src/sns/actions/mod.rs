@@ -1,6 +1,7 @@
 //! One module per group of SNS actions. Each parses its input (the JSON-shaped value the query
 //! codec built), calls the topics engine and builds its output shape.
 
+mod permissions;
 mod publish;
 mod subscriptions;
 mod tags;
@@ -42,6 +43,10 @@ pub async fn call(ctx: &Ctx, action: &str, input: Value) -> Result<Value, SnsErr
         "TagResource" => tags::tag_resource(ctx, input).await,
         "UntagResource" => tags::untag_resource(ctx, input).await,
         "ListTagsForResource" => tags::list_tags_for_resource(ctx, input).await,
+        "AddPermission" => permissions::add_permission(ctx, input).await,
+        "RemovePermission" => permissions::remove_permission(ctx, input).await,
+        "GetDataProtectionPolicy" => topics::get_data_protection_policy(ctx, input).await,
+        "PutDataProtectionPolicy" => topics::put_data_protection_policy(ctx, input).await,
         other => Err(SnsError::InvalidAction(other.to_string())),
     }
 }

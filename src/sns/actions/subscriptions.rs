@@ -53,14 +53,29 @@ pub async fn subscribe(ctx: &Ctx, input: Value) -> Result<Value, SnsError> {
 struct ConfirmSubscription {
     topic_arn: String,
     token: String,
+    #[serde(default)]
+    authenticate_on_unsubscribe: Option<String>,
 }
 
-/// No confirmation tokens are issued until HTTP delivery sends them, so none is valid yet.
+/// Confirms with the token a `SubscriptionConfirmation` carried (the SubscribeURL's GET lands
+/// here too).
 pub async fn confirm_subscription(ctx: &Ctx, input: Value) -> Result<Value, SnsError> {
     let req: ConfirmSubscription = parse(input)?;
-    ctx.engine.get_topic(&req.topic_arn).await?;
-    let _ = req.token;
-    Err(SnsError::InvalidParameter("Invalid token".into()))
+    let authenticate = match req.authenticate_on_unsubscribe.as_deref() {
+        None | Some("") => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(_) => {
+            return Err(SnsError::InvalidParameter(
+                "Invalid parameter: AuthenticateOnUnsubscribe".into(),
+            ))
+        }
+    };
+    let arn = ctx
+        .engine
+        .confirm_subscription(&req.topic_arn, &req.token, authenticate)
+        .await?;
+    Ok(json!({ "SubscriptionArn": arn }))
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,5 @@
-//! CreateTopic, DeleteTopic, ListTopics, GetTopicAttributes, SetTopicAttributes.
+//! CreateTopic, DeleteTopic, ListTopics, GetTopicAttributes, SetTopicAttributes,
+//! GetDataProtectionPolicy, PutDataProtectionPolicy.
 
 use std::collections::BTreeMap;
 
@@ -90,6 +91,42 @@ pub async fn set_topic_attributes(ctx: &Ctx, input: Value) -> Result<Value, SnsE
             &req.topic_arn,
             &req.attribute_name,
             req.attribute_value.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResourceOnly {
+    resource_arn: String,
+}
+
+pub async fn get_data_protection_policy(ctx: &Ctx, input: Value) -> Result<Value, SnsError> {
+    let req: ResourceOnly = parse(input)?;
+    let topic = ctx.engine.get_topic(&req.resource_arn).await?;
+    let policy = topic
+        .attributes
+        .get("DataProtectionPolicy")
+        .cloned()
+        .unwrap_or_default();
+    Ok(json!({ "DataProtectionPolicy": policy }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutDataProtectionPolicy {
+    resource_arn: String,
+    data_protection_policy: String,
+}
+
+pub async fn put_data_protection_policy(ctx: &Ctx, input: Value) -> Result<Value, SnsError> {
+    let req: PutDataProtectionPolicy = parse(input)?;
+    ctx.engine
+        .set_topic_attribute(
+            &req.resource_arn,
+            "DataProtectionPolicy",
+            &req.data_protection_policy,
         )
         .await?;
     Ok(json!({}))

@@ -49,15 +49,20 @@ pub enum Table {
     Dedup,
     Tasks,
     Topics,
+    TopicDedup,
+    /// Debounce buffers, fragments, cadences and seen message ids (`buffers.rs`).
+    Buffers,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 7] = [
         Table::Queues,
         Table::Messages,
         Table::Dedup,
         Table::Tasks,
         Table::Topics,
+        Table::TopicDedup,
+        Table::Buffers,
     ];
 
     fn name(self) -> &'static str {
@@ -67,6 +72,8 @@ impl Table {
             Table::Dedup => "dedup",
             Table::Tasks => "tasks",
             Table::Topics => "topics",
+            Table::TopicDedup => "topic_dedup",
+            Table::Buffers => "buffers",
         }
     }
 
@@ -77,6 +84,8 @@ impl Table {
             Table::Dedup => "INSERT OR REPLACE INTO dedup (k, v) VALUES (?1, ?2)",
             Table::Tasks => "INSERT OR REPLACE INTO tasks (k, v) VALUES (?1, ?2)",
             Table::Topics => "INSERT OR REPLACE INTO topics (k, v) VALUES (?1, ?2)",
+            Table::TopicDedup => "INSERT OR REPLACE INTO topic_dedup (k, v) VALUES (?1, ?2)",
+            Table::Buffers => "INSERT OR REPLACE INTO buffers (k, v) VALUES (?1, ?2)",
         }
     }
 
@@ -87,6 +96,8 @@ impl Table {
             Table::Dedup => "DELETE FROM dedup WHERE k = ?1",
             Table::Tasks => "DELETE FROM tasks WHERE k = ?1",
             Table::Topics => "DELETE FROM topics WHERE k = ?1",
+            Table::TopicDedup => "DELETE FROM topic_dedup WHERE k = ?1",
+            Table::Buffers => "DELETE FROM buffers WHERE k = ?1",
         }
     }
 
@@ -97,6 +108,8 @@ impl Table {
             Table::Dedup => "SELECT k, v FROM dedup ORDER BY k",
             Table::Tasks => "SELECT k, v FROM tasks ORDER BY k",
             Table::Topics => "SELECT k, v FROM topics ORDER BY k",
+            Table::TopicDedup => "SELECT k, v FROM topic_dedup ORDER BY k",
+            Table::Buffers => "SELECT k, v FROM buffers ORDER BY k",
         }
     }
 }

@@ -7,12 +7,14 @@
 //! visible again (at-least-once, as SQS); a receive count may lag by the receives of the last few
 //! milliseconds before the crash.
 
+mod buffers;
 pub mod kv;
 mod queue_state;
+mod signing_key;
 mod topics;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
@@ -23,7 +25,7 @@ use self::topics::Topics;
 use crate::clock::Millis;
 use crate::engine::message::{NewMessage, ReceiptHandle, Received, Sent, StoredMessage};
 use crate::engine::queue::{QueueKey, QueueRecord};
-use crate::engine::topics::{TopicKey, TopicRecord};
+use crate::engine::topics::{FifoPublication, TopicKey, TopicRecord};
 use crate::store::{ClaimRequest, Counts, MoveDestination, ReceiptOutcome, Store, StoreError};
 
 impl From<KvError> for StoreError {
@@ -34,7 +36,11 @@ impl From<KvError> for StoreError {
 
 pub struct EmbeddedStore {
     state: Mutex<State>,
+    /// Debounce buffers, under a lock of their own.
+    buffers: buffers::Buffers,
     kv: Kv,
+    /// The data directory (the signing key is a file of its own there).
+    dir: PathBuf,
 }
 
 struct State {
@@ -161,6 +167,7 @@ impl EmbeddedStore {
             Ok(())
         })?;
         let topics = Topics::load(&kv)?;
+        let buffers = buffers::Buffers::load(&kv, now)?;
         if !orphans.is_empty() {
             kv.commit_later(orphans);
         }
@@ -170,7 +177,9 @@ impl EmbeddedStore {
                 topics,
                 last_seq,
             }),
+            buffers,
             kv,
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -672,11 +681,87 @@ impl Store for EmbeddedStore {
         let wait = {
             let mut state = self.state.lock();
             match state.topics.delete(key) {
-                Some(op) => self.kv.submit(vec![op]),
+                Some(ops) => self.kv.submit(ops),
                 None => return Ok(false),
             }
         };
         wait.await?;
         Ok(true)
+    }
+
+    async fn topic_dedup(
+        &self,
+        key: &TopicKey,
+        dedup_id: &str,
+        candidate: FifoPublication,
+        now: Millis,
+    ) -> Result<Option<FifoPublication>, StoreError> {
+        let wait = {
+            let mut state = self.state.lock();
+            match state.topics.remember_dedup(key, dedup_id, candidate, now)? {
+                Ok(ops) => self.kv.submit(ops),
+                Err(first) => return Ok(Some(first)),
+            }
+        };
+        wait.await?;
+        Ok(None)
+    }
+
+    async fn signing_key(&self) -> Result<Option<String>, StoreError> {
+        signing_key::read(&self.dir)
+    }
+
+    async fn init_signing_key(&self, pem: &str) -> Result<String, StoreError> {
+        let dir = self.dir.clone();
+        let pem = pem.to_string();
+        tokio::task::spawn_blocking(move || signing_key::init(&dir, &pem))
+            .await
+            .map_err(|e| StoreError::Io(e.to_string()))?
+    }
+
+    async fn change_buffer(
+        &self,
+        key: &crate::engine::debounce::ConversationKey,
+        change: crate::engine::debounce::BufferChange,
+        plan: &crate::engine::debounce::Plan<'_>,
+        now: Millis,
+    ) -> Result<crate::engine::debounce::BufferOutcome, StoreError> {
+        let (outcome, wait) = self.buffers.change(&self.kv, key, change, plan, now)?;
+        if let Some(wait) = wait {
+            wait.await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn get_buffer(
+        &self,
+        key: &crate::engine::debounce::ConversationKey,
+    ) -> Result<Option<crate::engine::debounce::BufferSnapshot>, StoreError> {
+        self.buffers.get(key)
+    }
+
+    async fn list_buffers(
+        &self,
+        app: &str,
+    ) -> Result<Vec<crate::engine::debounce::BufferSnapshot>, StoreError> {
+        self.buffers.list(app)
+    }
+
+    async fn claim_due_buffers(
+        &self,
+        now: Millis,
+        lease_ms: u64,
+        max: usize,
+    ) -> Result<Vec<crate::engine::debounce::BufferSnapshot>, StoreError> {
+        self.buffers.claim_due(now, lease_ms, max)
+    }
+
+    async fn next_buffer_due(&self) -> Result<Option<Millis>, StoreError> {
+        Ok(self.buffers.next_due())
+    }
+
+    async fn sweep_buffers(&self, now: Millis) -> Result<(), StoreError> {
+        self.buffers.sweep(&self.kv, now);
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@
 //! Unlike the embedded store, in-flight messages stay in flight across a restart (their
 //! visibility is a column), as in SQS.
 
+mod buffers;
 mod claim;
 mod error;
 mod rows;
@@ -23,7 +24,7 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMe
 use tokio_postgres::NoTls;
 
 pub use self::error::PgError;
-pub use self::schema::{is_postgres_url, redacted, DEFAULT_SCHEMA};
+pub use self::schema::{is_postgres_url, redacted, DEFAULT_SCHEMA, SCHEMA_VERSION};
 
 use self::claim::ClaimSql;
 use self::rows::{delivery_order, encode_message, received};
@@ -31,7 +32,7 @@ use self::schema::in_schema;
 use crate::clock::Millis;
 use crate::engine::message::{NewMessage, ReceiptHandle, Received, Sent, StoredMessage};
 use crate::engine::queue::{QueueKey, QueueRecord, DEDUP_WINDOW_MS};
-use crate::engine::topics::{TopicKey, TopicRecord};
+use crate::engine::topics::{FifoPublication, TopicKey, TopicRecord};
 use crate::store::{ClaimRequest, Counts, MoveDestination, ReceiptOutcome, Store, StoreError};
 
 /// Statement texts for one schema, built once.
@@ -60,6 +61,7 @@ struct Sql {
     movable: String,
     move_to: String,
     topics: topics::TopicSql,
+    buffers: buffers::BufferSql,
 }
 
 impl Sql {
@@ -68,6 +70,7 @@ impl Sql {
         Self {
             claim: ClaimSql::new(s),
             topics: topics::TopicSql::new(s),
+            buffers: buffers::BufferSql::new(s),
             find_queue: q("SELECT id, record::text FROM {s}.queues WHERE region = $1 AND name = $2"),
             queue_record: q("SELECT record::text FROM {s}.queues WHERE region = $1 AND name = $2"),
             insert_queue: q("INSERT INTO {s}.queues (region, name, record) VALUES ($1, $2, $3::text::jsonb)
@@ -750,5 +753,66 @@ impl Store for PostgresStore {
 
     async fn delete_topic(&self, key: &TopicKey) -> Result<bool, StoreError> {
         Ok(topics::delete(&self.pool, &self.sql.topics, key).await?)
+    }
+
+    async fn topic_dedup(
+        &self,
+        key: &TopicKey,
+        dedup_id: &str,
+        candidate: FifoPublication,
+        now: Millis,
+    ) -> Result<Option<FifoPublication>, StoreError> {
+        Ok(topics::dedup(&self.pool, &self.sql.topics, key, dedup_id, candidate, now).await?)
+    }
+
+    async fn signing_key(&self) -> Result<Option<String>, StoreError> {
+        Ok(topics::signing_key(&self.pool, &self.sql.topics).await?)
+    }
+
+    async fn init_signing_key(&self, pem: &str) -> Result<String, StoreError> {
+        Ok(topics::init_signing_key(&self.pool, &self.sql.topics, pem).await?)
+    }
+
+    async fn change_buffer(
+        &self,
+        key: &crate::engine::debounce::ConversationKey,
+        change: crate::engine::debounce::BufferChange,
+        plan: &crate::engine::debounce::Plan<'_>,
+        now: Millis,
+    ) -> Result<crate::engine::debounce::BufferOutcome, StoreError> {
+        self.saw(now);
+        Ok(buffers::change(&self.pool, &self.sql.buffers, key, change, plan, now).await?)
+    }
+
+    async fn get_buffer(
+        &self,
+        key: &crate::engine::debounce::ConversationKey,
+    ) -> Result<Option<crate::engine::debounce::BufferSnapshot>, StoreError> {
+        Ok(buffers::get(&self.pool, &self.sql.buffers, key).await?)
+    }
+
+    async fn list_buffers(
+        &self,
+        app: &str,
+    ) -> Result<Vec<crate::engine::debounce::BufferSnapshot>, StoreError> {
+        Ok(buffers::list(&self.pool, &self.sql.buffers, app).await?)
+    }
+
+    async fn claim_due_buffers(
+        &self,
+        now: Millis,
+        lease_ms: u64,
+        max: usize,
+    ) -> Result<Vec<crate::engine::debounce::BufferSnapshot>, StoreError> {
+        self.saw(now);
+        Ok(buffers::claim_due(&self.pool, &self.sql.buffers, now, lease_ms, max).await?)
+    }
+
+    async fn next_buffer_due(&self) -> Result<Option<Millis>, StoreError> {
+        Ok(buffers::next_due(&self.pool, &self.sql.buffers).await?)
+    }
+
+    async fn sweep_buffers(&self, now: Millis) -> Result<(), StoreError> {
+        Ok(buffers::sweep(&self.pool, &self.sql.buffers, now).await?)
     }
 }

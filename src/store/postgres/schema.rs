@@ -6,8 +6,9 @@ use std::str::FromStr;
 use super::error::PgError;
 
 /// Version of the table layout below; a database at a newer version is refused. Version 2 added
-/// `topics`; every change so far is additive, so an older schema is brought up to date in place.
-pub const SCHEMA_VERSION: u32 = 2;
+/// `topics`, version 3 `topic_dedup`, version 4 the `debounce_*` tables; every change so far is
+/// additive, so an older schema is brought up to date in place.
+pub const SCHEMA_VERSION: u32 = 4;
 pub const DEFAULT_SCHEMA: &str = "lull";
 const DEFAULT_POOL_SIZE: usize = 16;
 
@@ -162,6 +163,54 @@ CREATE TABLE IF NOT EXISTS {s}.topics (
     record JSONB NOT NULL,
     PRIMARY KEY (region, name)
 );
+CREATE TABLE IF NOT EXISTS {s}.topic_dedup (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    message_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (region, name, dedup_id)
+);
+-- Debounce buffers: one row per pending conversation (locked by every change to it), its
+-- fragments in order, the message ids seen per app, and each sender's learned cadence.
+CREATE TABLE IF NOT EXISTS {s}.debounce_buffers (
+    app TEXT NOT NULL,
+    account TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    next_seq BIGINT NOT NULL DEFAULT 0,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    ready_at BIGINT NOT NULL,
+    PRIMARY KEY (app, account, conversation)
+);
+CREATE INDEX IF NOT EXISTS debounce_buffers_by_ready ON {s}.debounce_buffers (ready_at);
+CREATE TABLE IF NOT EXISTS {s}.debounce_fragments (
+    app TEXT NOT NULL,
+    account TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    message_id TEXT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (app, account, conversation, seq)
+);
+CREATE TABLE IF NOT EXISTS {s}.debounce_seen (
+    app TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    PRIMARY KEY (app, message_id)
+);
+CREATE INDEX IF NOT EXISTS debounce_seen_by_expiry ON {s}.debounce_seen (expires);
+CREATE TABLE IF NOT EXISTS {s}.debounce_cadence (
+    app TEXT NOT NULL,
+    account TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    last_at BIGINT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (app, account, conversation)
+);
+CREATE INDEX IF NOT EXISTS debounce_cadence_by_age ON {s}.debounce_cadence (last_at);
 ";
 
 /// Creates whatever is missing and checks the recorded layout version.
