@@ -3017,4 +3017,44 @@ mod postgres_debounce_nodes {
         assert_eq!(all.len(), 60);
         assert!(nodes[0].conversations(APP).await.unwrap().is_empty());
     }
+
+    #[tokio::test]
+    async fn a_schema_from_before_the_debouncer_gains_its_tables() {
+        let pg = Postgres::new();
+        pg.store().await.close();
+        let (client, conn) = tokio_postgres::connect(&pg.base, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        let s = &pg.schema;
+        client
+            .batch_execute(&format!(
+                "DROP TABLE {s}.debounce_buffers, {s}.debounce_fragments, {s}.debounce_seen,
+                            {s}.debounce_cadence;
+                 UPDATE {s}.meta SET value = '3' WHERE key = 'schema_version'"
+            ))
+            .await
+            .expect("downgrade");
+        let store = pg.store().await;
+        let engine = Engine::new(store.clone(), Arc::new(ManualClock::new(START_MS)), ACCOUNT);
+        engine
+            .buffer_fragment(
+                lull::webhooks::Platform::Generic,
+                &conv("ana"),
+                fragment("1", "hi"),
+                &fixed(),
+            )
+            .await
+            .expect("buffers work after the upgrade");
+        store.close();
+        let version: String = client
+            .query_one(
+                &format!("SELECT value FROM {s}.meta WHERE key = 'schema_version'"),
+                &[],
+            )
+            .await
+            .expect("version")
+            .get(0);
+        assert_eq!(version, lull::store::postgres::SCHEMA_VERSION.to_string());
+    }
 }

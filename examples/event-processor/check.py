@@ -34,7 +34,10 @@ def main() -> None:
     start = time.monotonic()
     while got != expected or sorted(dead) != sorted(simulation.INVALID):
         if time.monotonic() - start > DEADLINE:
-            fail(f"clients got {got} and the DLQ {dead}; expected {expected} and {simulation.INVALID}")
+            fail(
+                f"clients got {got} and the DLQ {len(dead)} events {dead[:3]}...; "
+                f"expected {expected} and {simulation.INVALID}"
+            )
         for client in simulation.CLIENTS:
             for body in simulation.drain(sqs, f"{client}-events.fifo", wait=0):
                 e = json.loads(body)
@@ -42,6 +45,12 @@ def main() -> None:
                     fail(f"{client}'s queue got an event for {e['client']}: {e}")
                 got[client].append(e["seq"])
         dead.extend(simulation.drain(sqs, "events-dlq.fifo", wait=0))
+        valid_dead = [b for b in dead if b not in simulation.INVALID]
+        if valid_dead:
+            fail(
+                f"{len(valid_dead)} valid events were dead-lettered, first {valid_dead[0]}: "
+                "the processor failed them (can it reach lull? see LULL_ENDPOINT)"
+            )
         for client, seqs in got.items():
             if seqs != expected[client][: len(seqs)]:
                 fail(f"{client} got {seqs}: out of order or duplicated")

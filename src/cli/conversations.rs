@@ -75,7 +75,15 @@ fn duration(ms: u64) -> String {
 }
 
 fn table(rows: &[Conversation]) -> String {
-    let header = ["CONVERSATION", "ACCOUNT", "FRAGMENTS", "DUE IN", "WINDOW", "CADENCE", "LAST"];
+    let header = [
+        "CONVERSATION",
+        "ACCOUNT",
+        "FRAGMENTS",
+        "DUE IN",
+        "WINDOW",
+        "CADENCE",
+        "LAST",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|c| {

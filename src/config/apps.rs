@@ -20,7 +20,6 @@
 //! The keys as written are kept loosely typed here so that every mistake can be reported at
 //! once; [`AppConfig::spec`] turns them into the typed [`AppSpec`] the gateway runs on.
 
-mod duration;
 mod platform;
 mod spec;
 
@@ -28,13 +27,13 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-pub use duration::parse_duration_ms;
 pub use platform::GenericFields;
 pub use spec::{
     AppSpec, Handler, RateLimit, RetryPolicy, StaleReply, DEFAULT_CONCURRENCY,
     DEFAULT_HANDLER_RETRY, DEFAULT_SENDER_RETRY, DEFAULT_STALE_REPLY, VISIBILITY_MARGIN_SECS,
 };
 
+use super::duration::DurationValue;
 use crate::engine::debounce::DebounceSettings;
 use crate::webhooks::{Platform, PlatformConfig};
 
@@ -91,14 +90,14 @@ pub struct AppConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DebounceDecl {
-    pub window: Option<String>,
-    pub max_wait: Option<String>,
+    pub window: Option<DurationValue>,
+    pub max_wait: Option<DurationValue>,
     /// `true`, `false`, or `{ min_window, max_window, factor, smoothing }`.
     pub adaptive: Option<toml::Value>,
     pub max_fragments: Option<u32>,
     /// attach | flush
     pub media: Option<String>,
-    pub typing_extend: Option<String>,
+    pub typing_extend: Option<DurationValue>,
 }
 
 /// `[apps.NAME.handler_retry]` and `[apps.NAME.sender]`
@@ -106,9 +105,9 @@ pub struct DebounceDecl {
 #[serde(deny_unknown_fields)]
 pub struct RetryDecl {
     pub attempts: Option<u32>,
-    pub backoff_base: Option<String>,
-    pub backoff_max: Option<String>,
-    pub timeout: Option<String>,
+    pub backoff_base: Option<DurationValue>,
+    pub backoff_max: Option<DurationValue>,
+    pub timeout: Option<DurationValue>,
 }
 
 /// `[apps.NAME.rate_limit]`, messages per second.
@@ -337,7 +336,7 @@ platform = "whatsup"
 handler = "ftp://x"
 stale_reply = "later"
 [apps.a.debounce]
-window = "10"
+window = "ten"
 max_wait = "1s"
 media = "keep"
 adaptive = { min_window = "2s", speed = 3 }

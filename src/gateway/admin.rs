@@ -19,7 +19,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::queues::AppQueues;
-use super::{error, query_param, unknown_app};
+use super::{error, query_param, unknown_app, Refusal};
 use crate::auth::sigv4::{self, RequestParts};
 use crate::config::apps::{AppSpec, Handler};
 use crate::engine::debounce::ConversationKey;
@@ -34,7 +34,7 @@ pub struct Signed<'a> {
     pub body: &'a [u8],
 }
 
-fn authorize(app: &App, r: Signed<'_>) -> Result<(), Response> {
+fn authorize(app: &App, r: Signed<'_>) -> Result<(), Refusal> {
     if app.credentials().is_empty() {
         return Ok(());
     }
@@ -47,7 +47,7 @@ fn authorize(app: &App, r: Signed<'_>) -> Result<(), Response> {
     };
     sigv4::verify(&parts, app.credentials(), SystemTime::now())
         .map(|_| ())
-        .map_err(|e| error(e.status(), e.message()))
+        .map_err(|e| Refusal::new(e.status(), e.message()))
 }
 
 fn internal(e: EngineError) -> Response {
@@ -74,7 +74,7 @@ pub async fn apps(
             body: &[],
         },
     ) {
-        return r;
+        return r.into_response();
     }
     let host = headers
         .get("host")
@@ -188,10 +188,10 @@ pub async fn conversations(
             body: &[],
         },
     ) {
-        return r;
+        return r.into_response();
     }
     if !app.settings().config.apps.contains_key(&name) {
-        return unknown_app(&name);
+        return unknown_app(&name).into_response();
     }
     match app.engine.conversations(&name).await {
         Ok(list) => Json(json!({ "app": name, "conversations": list })).into_response(),
@@ -216,10 +216,10 @@ pub async fn flush(
             body: &body,
         },
     ) {
-        return r;
+        return r.into_response();
     }
     if !app.settings().config.apps.contains_key(&name) {
-        return unknown_app(&name);
+        return unknown_app(&name).into_response();
     }
     let accounts = match uri.query().and_then(|q| query_param(q, "account")) {
         Some(account) => vec![account],

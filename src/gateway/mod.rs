@@ -36,13 +36,35 @@ pub fn routes() -> Router<App> {
         )
 }
 
-/// `{"error": reason}` with `status`.
-fn error(status: StatusCode, reason: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": reason.into() }))).into_response()
+/// A refused request: answered `{"error": reason}` with `status`.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    reason: String,
 }
 
-fn unknown_app(name: &str) -> Response {
-    error(StatusCode::NOT_FOUND, format!("unknown app {name:?}"))
+impl Refusal {
+    fn new(status: StatusCode, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = Json(serde_json::json!({ "error": self.reason }));
+        (self.status, body).into_response()
+    }
+}
+
+fn error(status: StatusCode, reason: impl Into<String>) -> Response {
+    Refusal::new(status, reason).into_response()
+}
+
+fn unknown_app(name: &str) -> Refusal {
+    Refusal::new(StatusCode::NOT_FOUND, format!("unknown app {name:?}"))
 }
 
 /// A query string's value for `name`, percent-decoded.

@@ -118,3 +118,85 @@ pub async fn ensure_all(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::config::Config;
+    use crate::store::embedded::EmbeddedStore;
+
+    fn config(attempts: u32, timeout: &str) -> Config {
+        Config::parse(
+            "lull.toml",
+            &format!(
+                "[apps.bot]\nplatform = \"telegram\"\nbot_token = \"1:x\"\n\
+                 [apps.bot.handler_retry]\nattempts = {attempts}\ntimeout = \"{timeout}\"\n"
+            ),
+        )
+        .unwrap()
+    }
+
+    async fn attribute(engine: &Engine, key: &QueueKey, name: &str) -> String {
+        let record = engine.get_queue(key).await.unwrap();
+        record.attributes.get(name).cloned().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn app_queues_are_created_once_and_follow_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let store = Arc::new(EmbeddedStore::open(dir.path(), clock.now_ms()).unwrap());
+        let engine = Engine::new(store.clone(), clock, "123456789012");
+        let q = AppQueues::new("us-east-1", "bot");
+
+        ensure_all(&engine, "us-east-1", &config(3, "10s"))
+            .await
+            .unwrap();
+        for key in [&q.inbox, &q.outbox, &q.dlq] {
+            assert_eq!(
+                attribute(&engine, key, "FifoQueue").await,
+                "true",
+                "{}",
+                key.name
+            );
+        }
+        assert_eq!(
+            attribute(&engine, &q.inbox, "VisibilityTimeout").await,
+            "15"
+        );
+        let policy =
+            RedrivePolicy::parse(&attribute(&engine, &q.inbox, "RedrivePolicy").await).unwrap();
+        assert_eq!(policy.max_receive_count, 3);
+        assert_eq!(
+            QueueKey::from_arn(&policy.dead_letter_target_arn),
+            Some(q.dlq.clone())
+        );
+        assert_eq!(
+            attribute(&engine, &q.dlq, "MessageRetentionPeriod").await,
+            "1209600"
+        );
+
+        // Again with the same config: nothing to do. With another: the queues follow it.
+        ensure_all(&engine, "us-east-1", &config(3, "10s"))
+            .await
+            .unwrap();
+        ensure_all(&engine, "us-east-1", &config(7, "1s"))
+            .await
+            .unwrap();
+        assert_eq!(attribute(&engine, &q.inbox, "VisibilityTimeout").await, "6");
+        let policy =
+            RedrivePolicy::parse(&attribute(&engine, &q.inbox, "RedrivePolicy").await).unwrap();
+        assert_eq!(policy.max_receive_count, 7);
+        // The sender's queue keeps its own (default) settings.
+        let outbox =
+            RedrivePolicy::parse(&attribute(&engine, &q.outbox, "RedrivePolicy").await).unwrap();
+        assert_eq!(
+            outbox.max_receive_count,
+            crate::config::apps::DEFAULT_SENDER_RETRY.attempts
+        );
+        store.close();
+    }
+}

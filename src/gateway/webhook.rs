@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::{error, query_param, unknown_app};
+use super::{error, query_param, unknown_app, Refusal};
 use crate::config::apps::AppSpec;
 use crate::engine::debounce::{Buffered, ConversationKey, Fragment};
 use crate::engine::EngineError;
@@ -57,19 +57,19 @@ pub async fn handshake_by_query(State(app): State<App>, uri: Uri) -> Response {
     }
 }
 
-fn app_spec(app: &App, name: &str) -> Result<AppSpec, Response> {
+fn app_spec(app: &App, name: &str) -> Result<AppSpec, Refusal> {
     let Some(decl) = app.settings().config.apps.get(name) else {
         return Err(unknown_app(name));
     };
     // Validated at start, so this only fails for a config that never got this far.
     decl.spec(name)
-        .map_err(|problems| error(StatusCode::INTERNAL_SERVER_ERROR, problems.join("; ")))
+        .map_err(|problems| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, problems.join("; ")))
 }
 
 fn handshake(app: &App, name: &str, query: &str) -> Response {
     let spec = match app_spec(app, name) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let configured = match &spec.platform {
         PlatformConfig::WhatsApp(c) => c.verify_token.is_some(),
@@ -114,7 +114,7 @@ enum Work {
 async fn receive(app: &App, name: &str, req: Request) -> Response {
     let spec = match app_spec(app, name) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, MAX_WEBHOOK_BODY).await {
@@ -128,7 +128,7 @@ async fn receive(app: &App, name: &str, req: Request) -> Response {
     };
     let work = match check(&spec, name, &parts.headers, &body) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let engine = &app.engine;
     let platform = spec.platform.platform();
@@ -177,10 +177,10 @@ fn check(
     name: &str,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Vec<Work>, Response> {
+) -> Result<Vec<Work>, Refusal> {
     let refused = |e: crate::webhooks::WebhookError| {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-        error(status, e.to_string())
+        Refusal::new(status, e.to_string())
     };
     spec.platform.authenticate(headers, body).map_err(refused)?;
     let events = spec.platform.parse(name, body).map_err(refused)?;
@@ -199,13 +199,13 @@ fn check(
             Event::Message(m) => {
                 let k = key(m.account.clone(), m.conversation.clone());
                 if !k.is_valid() {
-                    return Err(error(
+                    return Err(Refusal::new(
                         StatusCode::BAD_REQUEST,
                         "a message names no sender (conversation), or one with a NUL character",
                     ));
                 }
                 if m.message_id.is_empty() {
-                    return Err(error(StatusCode::BAD_REQUEST, "a message has no id"));
+                    return Err(Refusal::new(StatusCode::BAD_REQUEST, "a message has no id"));
                 }
                 Work::Fragment(k, Fragment::from(m))
             }

@@ -21,6 +21,7 @@ mod topics;
 
 use std::fmt;
 
+use crate::config::resources::{kind, problem};
 use crate::config::Config;
 use crate::engine::Engine;
 
@@ -96,17 +97,4 @@ pub async fn apply(engine: &Engine, config: &Config, region: &str) -> Result<App
         tracing::info!(resource = %key, "updated to match lull.toml");
     }
     Ok(applied)
-}
-
-/// A problem found while applying, in the file's words.
-fn problem(key: impl fmt::Display, message: impl fmt::Display) -> String {
-    format!("{key}: {message}")
-}
-
-fn kind(fifo: bool) -> &'static str {
-    if fifo {
-        "FIFO"
-    } else {
-        "standard"
-    }
 }

@@ -114,7 +114,7 @@ impl Dispatcher {
         }
         self.ctx
             .engine
-            .delete_messages(&self.queues.inbox, &[m.receipt_handle.clone()])
+            .delete_messages(&self.queues.inbox, std::slice::from_ref(&m.receipt_handle))
             .await
             .map_err(|e| format!("could not delete the batch: {e}"))?;
         Ok(())

@@ -108,9 +108,21 @@ pub async fn dead_letter_now(
     )?;
     first_error(
         engine
-            .delete_messages(from, &[m.receipt_handle.clone()])
+            .delete_messages(from, std::slice::from_ref(&m.receipt_handle))
             .await?,
     )
+}
+
+/// An HTTP client error with its causes (reqwest's own text leaves out why a connection
+/// failed: refused, TLS, DNS).
+pub fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
 }
 
 fn first_error(results: Vec<EngineResult<()>>) -> EngineResult<()> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 use super::consumer::consume;
-use super::redelivery::{backoff_ms, dead_letter_now, extend, retry_later};
+use super::redelivery::{backoff_ms, dead_letter_now, error_chain, extend, retry_later};
 use super::WorkerCtx;
 use crate::config::apps::{AppSpec, VISIBILITY_MARGIN_SECS};
 use crate::engine::Received;
@@ -104,7 +104,7 @@ impl Sender {
             Outcome::Sent => {
                 tracing::debug!(app = %self.spec.name, recipient = %msg.recipient, "sent");
                 if let Err(e) = engine
-                    .delete_messages(outbox, &[m.receipt_handle.clone()])
+                    .delete_messages(outbox, std::slice::from_ref(&m.receipt_handle))
                     .await
                 {
                     tracing::warn!(app = %self.spec.name, error = %e, "sent, but could not delete it from the outbox");
@@ -168,8 +168,12 @@ impl Sender {
             Err(e) if e.is_timeout() => {
                 return Outcome::Backoff(format!("no answer within {} ms", timeout.as_millis()))
             }
-            Err(e) if e.is_builder() => return Outcome::Refused(format!("bad send request: {e}")),
-            Err(e) => return Outcome::Backoff(format!("send API unreachable: {e}")),
+            Err(e) if e.is_builder() => {
+                return Outcome::Refused(format!("bad send request: {}", error_chain(&e)))
+            }
+            Err(e) => {
+                return Outcome::Backoff(format!("send API unreachable: {}", error_chain(&e)))
+            }
         };
         let status = response.status().as_u16();
         let retry_after = response

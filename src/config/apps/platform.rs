@@ -1,8 +1,6 @@
 //! An app's platform keys mapped onto the adapters' settings (`webhooks::PlatformConfig`).
 //! Each platform takes its own keys; a key another platform uses is a mistake worth naming.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use super::AppConfig;
@@ -224,7 +222,7 @@ impl AppConfig {
                     account: f.account,
                     from_me: f.from_me,
                     send_url: self.send_url.clone(),
-                    headers: self.headers.clone().unwrap_or_else(BTreeMap::new),
+                    headers: self.headers.clone().unwrap_or_default(),
                     token_header: self.token_header.clone(),
                     token: self.token.clone(),
                     ..GenericConfig::new(&required("fields.conversation", &f.conversation))

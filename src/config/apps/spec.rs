@@ -1,8 +1,8 @@
 //! An app as the gateway and its workers use it: every `[apps.NAME]` value parsed, checked and
 //! defaulted. Built by [`super::AppConfig::spec`]; `lull.toml` is refused at start when it fails.
 
-use super::duration::parse_duration_ms;
 use super::AppConfig;
+use crate::config::duration::DurationValue;
 use crate::engine::debounce::{Adaptive, DebounceSettings, MediaPolicy};
 use crate::webhooks::{Platform, PlatformConfig};
 
@@ -111,10 +111,10 @@ impl Problems<'_> {
         self.out.push(format!("{}{sep}{key}: {what}", self.prefix));
     }
 
-    fn duration(&mut self, key: &str, raw: &Option<String>, default: u64) -> u64 {
-        match raw.as_deref().map(parse_duration_ms) {
+    fn duration(&mut self, key: &str, raw: &Option<DurationValue>, default: u64) -> u64 {
+        match raw.as_ref().map(DurationValue::parse) {
             None => default,
-            Some(Ok(ms)) => ms,
+            Some(Ok(d)) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
             Some(Err(e)) => {
                 self.push(key, e);
                 default
@@ -379,13 +379,10 @@ impl AppConfig {
             let full = format!("{key}.{k}");
             match k.as_str() {
                 "min_window" | "max_window" => {
-                    let ms = match v.as_str().map(parse_duration_ms) {
-                        Some(Ok(ms)) => ms,
-                        Some(Err(e)) => {
-                            p.push(&full, e);
-                            continue;
-                        }
-                        None => {
+                    let written = match v {
+                        toml::Value::String(s) => DurationValue::Text(s.clone()),
+                        toml::Value::Integer(i) => DurationValue::Seconds(*i),
+                        _ => {
                             p.push(
                                 &full,
                                 format!("expected a duration such as \"3s\", got {v}"),
@@ -393,6 +390,7 @@ impl AppConfig {
                             continue;
                         }
                     };
+                    let ms = p.duration(&full, &Some(written), 0);
                     if k == "min_window" {
                         a.min_window_ms = ms;
                     } else {
@@ -450,7 +448,7 @@ impl super::RetryDecl {
                 defaults.attempts
             }
         };
-        let mut ms = |key: &str, raw: &Option<String>, default: u64| {
+        let mut ms = |key: &str, raw: &Option<DurationValue>, default: u64| {
             let full = format!("{table}.{key}");
             let v = p.duration(&full, raw, default);
             if v > MAX_VISIBILITY_MS {

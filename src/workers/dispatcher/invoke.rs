@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 use crate::config::apps::Handler;
+use crate::workers::redelivery::error_chain;
 
 /// How much of a failing handler's answer or stderr goes into the log line.
 const EXCERPT: usize = 300;
@@ -62,13 +63,7 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         format!("handler did not answer within {} ms", timeout.as_millis())
     } else {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text = format!("{text}: {s}");
-            source = s.source();
-        }
-        format!("handler unreachable: {text}")
+        format!("handler unreachable: {}", error_chain(e))
     }
 }
 
