@@ -163,8 +163,14 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    if let Ok(addr) = listener.local_addr() {
-        app.start_workers(format!("http://{addr}")).await;
+    // Links lull hands out (SNS confirmation and certificate URLs, LULL_ENDPOINT for commands)
+    // use `[server] public_url` when set: a wildcard listen address is not reachable as such.
+    let public = match &app.settings.config.server.public_url {
+        Some(url) => Some(url.trim_end_matches('/').to_string()),
+        None => listener.local_addr().ok().map(|a| format!("http://{a}")),
+    };
+    if let Some(url) = public {
+        app.start_workers(url).await;
     }
     let closer = app.clone();
     let router = app.router();

@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub store: Option<String>,
     pub region: Option<String>,
     pub account_id: Option<String>,
+    /// The base URL clients and subscribers reach this server at, for the links lull hands
+    /// out; by default `http://` + the listen address.
+    pub public_url: Option<String>,
     /// Access keys whose SigV4 signatures are accepted. With none, requests are not verified
     /// (and lull only listens on loopback).
     #[serde(default)]
@@ -110,6 +113,13 @@ impl Config {
                 out.push(format!("server.account_id: expected 12 digits, got {a:?}"));
             }
         }
+        if let Some(url) = &self.server.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                out.push(format!(
+                    "server.public_url: expected an http:// or https:// URL, got {url:?}"
+                ));
+            }
+        }
         if let Some(url) = &self.server.store {
             if !crate::store::postgres::is_postgres_url(url) {
                 out.push("server.store: expected a postgres:// or postgresql:// URL".to_string());
@@ -165,6 +175,18 @@ mod tests {
         assert!(err.to_string().contains("server.account_id"), "{err}");
         let err = Config::parse("lull.toml", "[server]\nlistne = \"x\"\n").unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn public_url_must_be_http() {
+        let c = Config::parse(
+            "lull.toml",
+            "[server]\npublic_url = \"https://gw.example\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.public_url.as_deref(), Some("https://gw.example"));
+        let err = Config::parse("lull.toml", "[server]\npublic_url = \"gw\"\n").unwrap_err();
+        assert!(err.to_string().contains("server.public_url"), "{err}");
     }
 
     #[test]

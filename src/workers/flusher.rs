@@ -21,10 +21,9 @@ use crate::engine::debounce::batch::{dedup_id, group_id, handler_call, inbox_que
 use crate::engine::debounce::{BufferSnapshot, DebounceSettings, Fragment};
 use crate::engine::{Engine, EngineError, QueueKey, SendRequest};
 
-/// Due conversations claimed per round.
-const CLAIM_BATCH: usize = 256;
-/// Conversations handed on at once: their sends share the store's group commits.
-const CONCURRENCY: usize = 64;
+/// Conversations being handed on at once: their writes share the store's group commits, so
+/// throughput grows with this while each flush waits out two commits.
+const IN_FLIGHT: usize = 512;
 /// Longest sleep without looking: other nodes' buffers (PostgreSQL) and claims that ran out
 /// wake no one.
 const POLL: Duration = Duration::from_secs(1);
@@ -71,16 +70,29 @@ impl Flusher {
         }
     }
 
-    /// Runs until `shutdown` turns true.
+    /// Runs until `shutdown` turns true. Flushes are pipelined: up to [`IN_FLIGHT`] run at
+    /// once (each waits for two durable writes, which many share), and a freed slot is
+    /// refilled at once while more is due.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut running = JoinSet::new();
         let mut swept: Option<Instant> = None;
         while !*shutdown.borrow() {
-            self.flush_due().await;
+            while running.try_join_next().is_some() {}
+            let room = IN_FLIGHT - running.len();
+            let more_due = room > 0 && self.start_due(&mut running, room).await == room;
             if swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
                 if let Err(e) = self.engine.sweep_debounce().await {
                     tracing::warn!(error = %e, "debounce sweep failed");
                 }
                 swept = Some(Instant::now());
+            }
+            if more_due || room == 0 {
+                // Every slot is busy: wait for one.
+                tokio::select! {
+                    _ = running.join_next() => {}
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                }
+                continue;
             }
             let next = match self.engine.next_flush_at().await {
                 Ok(next) => next,
@@ -94,32 +106,40 @@ impl Flusher {
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
         }
+        // What is being sent finishes (briefly); what is not removed yet is sent again later
+        // and dropped by the inbox as a duplicate.
+        while running.join_next().await.is_some() {}
     }
 
-    /// Hands on everything due now; returns how many conversations went to their inbox.
+    /// Claims up to `max` due conversations and starts flushing them; returns how many.
+    async fn start_due(&self, running: &mut JoinSet<bool>, max: usize) -> usize {
+        match self.engine.claim_due_conversations(max).await {
+            Ok(due) => {
+                let claimed = due.len();
+                for buffer in due {
+                    let this = self.clone();
+                    running.spawn(async move { this.flush(buffer).await });
+                }
+                claimed
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim due conversations");
+                0
+            }
+        }
+    }
+
+    /// Hands on everything due now and waits for it; returns how many conversations went to
+    /// their inbox.
     pub async fn flush_due(&self) -> usize {
         let mut flushed = 0;
         loop {
-            let due = match self.engine.claim_due_conversations(CLAIM_BATCH).await {
-                Ok(due) => due,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot claim due conversations");
-                    return flushed;
-                }
-            };
-            let claimed = due.len();
             let mut running = JoinSet::new();
-            for buffer in due {
-                while running.len() >= CONCURRENCY {
-                    flushed += usize::from(matches!(running.join_next().await, Some(Ok(true))));
-                }
-                let this = self.clone();
-                running.spawn(async move { this.flush(buffer).await });
-            }
+            let claimed = self.start_due(&mut running, IN_FLIGHT).await;
             while let Some(done) = running.join_next().await {
                 flushed += usize::from(matches!(done, Ok(true)));
             }
-            if claimed < CLAIM_BATCH {
+            if claimed < IN_FLIGHT {
                 return flushed;
             }
         }

@@ -305,6 +305,29 @@ async fn read_invocations(ctx: WorkerCtx, f: Arc<Function>, queue: QueueKey) {
     }
 }
 
+/// What a command function finds in its environment, as Lambda sets `AWS_REGION` and the
+/// function's name: where lull serves (`LULL_ENDPOINT`, and `AWS_ENDPOINT_URL` so an AWS SDK
+/// inside the function talks to this lull unchanged) and the region. The function's own
+/// `environment` table wins over all of these.
+fn function_environment(
+    ctx: &WorkerCtx,
+    name: &str,
+    declared: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut env = std::collections::BTreeMap::from([
+        ("LULL_ENDPOINT".to_string(), ctx.public_url.clone()),
+        ("LULL_FUNCTION".to_string(), name.to_string()),
+        ("AWS_REGION".to_string(), ctx.region.clone()),
+        ("AWS_DEFAULT_REGION".to_string(), ctx.region.clone()),
+        ("AWS_LAMBDA_FUNCTION_NAME".to_string(), name.to_string()),
+    ]);
+    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        env.insert("AWS_ENDPOINT_URL".to_string(), ctx.public_url.clone());
+    }
+    env.extend(declared.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,27 +364,4 @@ mod tests {
         assert_eq!(succeeded(&batch, &failed, false), ["rh-a", "rh-c", "rh-d"]);
         assert_eq!(succeeded(&batch, &failed, true), ["rh-a"]);
     }
-}
-
-/// What a command function finds in its environment, as Lambda sets `AWS_REGION` and the
-/// function's name: where lull serves (`LULL_ENDPOINT`, and `AWS_ENDPOINT_URL` so an AWS SDK
-/// inside the function talks to this lull unchanged) and the region. The function's own
-/// `environment` table wins over all of these.
-fn function_environment(
-    ctx: &WorkerCtx,
-    name: &str,
-    declared: &std::collections::BTreeMap<String, String>,
-) -> std::collections::BTreeMap<String, String> {
-    let mut env = std::collections::BTreeMap::from([
-        ("LULL_ENDPOINT".to_string(), ctx.public_url.clone()),
-        ("LULL_FUNCTION".to_string(), name.to_string()),
-        ("AWS_REGION".to_string(), ctx.region.clone()),
-        ("AWS_DEFAULT_REGION".to_string(), ctx.region.clone()),
-        ("AWS_LAMBDA_FUNCTION_NAME".to_string(), name.to_string()),
-    ]);
-    if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
-        env.insert("AWS_ENDPOINT_URL".to_string(), ctx.public_url.clone());
-    }
-    env.extend(declared.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env
 }

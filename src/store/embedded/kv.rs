@@ -279,6 +279,45 @@ impl Kv {
         Ok(())
     }
 
+    /// The rows of one table whose key starts with `prefix`, in key order. Reads what is
+    /// committed: ops submitted but not yet written are not seen.
+    pub fn scan_prefix(
+        &self,
+        table: Table,
+        prefix: &[u8],
+        f: &mut ScanFn<'_>,
+    ) -> Result<(), KvError> {
+        // Upper bound: the prefix with its last byte incremented (carrying over 0xff).
+        let mut end = prefix.to_vec();
+        while end.last() == Some(&0xff) {
+            end.pop();
+        }
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let reader = self.inner.reader.lock();
+        let sql = if end.is_empty() {
+            format!("SELECT k, v FROM {} WHERE k >= ?1 ORDER BY k", table.name())
+        } else {
+            format!(
+                "SELECT k, v FROM {} WHERE k >= ?1 AND k < ?2 ORDER BY k",
+                table.name()
+            )
+        };
+        let mut statement = reader.prepare_cached(&sql)?;
+        let mut rows = if end.is_empty() {
+            statement.query([prefix])?
+        } else {
+            statement.query([prefix, end.as_slice()])?
+        };
+        while let Some(row) = rows.next()? {
+            let key = row.get_ref(0)?.as_blob().map_err(corrupt)?;
+            let value = row.get_ref(1)?.as_blob().map_err(corrupt)?;
+            f(key, value)?;
+        }
+        Ok(())
+    }
+
     /// Flush pending work and stop the writer (graceful shutdown). Blocks until the writer
     /// has made everything queued before this call durable; later commits fail with `Closed`.
     pub fn close(&self) {
@@ -593,6 +632,41 @@ mod tests {
         }
         let kv = Kv::open(dir.path()).unwrap();
         assert_eq!(dump(&kv, Table::Messages), vec![pair("m1", "received=2")]);
+    }
+
+    #[tokio::test]
+    async fn scan_prefix_returns_only_that_prefix_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let kv = Kv::open(dir.path()).unwrap();
+        kv.commit(vec![
+            put(Table::Buffers, "ab\u{1}", "x"),
+            put(Table::Buffers, "ab\u{0}2", "2"),
+            put(Table::Buffers, "ab\u{0}1", "1"),
+            put(Table::Buffers, "ab", "y"),
+            put(Table::Buffers, "a", "z"),
+        ])
+        .await
+        .unwrap();
+        let mut got = Vec::new();
+        kv.scan_prefix(Table::Buffers, b"ab\0", &mut |k, v| {
+            got.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                (b"ab\x001".to_vec(), b"1".to_vec()),
+                (b"ab\x002".to_vec(), b"2".to_vec())
+            ]
+        );
+        let mut all = 0;
+        kv.scan_prefix(Table::Buffers, b"", &mut |_, _| {
+            all += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(all, 5);
     }
 
     #[tokio::test]

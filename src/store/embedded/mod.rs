@@ -729,6 +729,9 @@ impl Store for EmbeddedStore {
         let (outcome, wait) = self.buffers.change(&self.kv, key, change, plan, now)?;
         if let Some(wait) = wait {
             wait.await?;
+            if matches!(outcome, crate::engine::debounce::BufferOutcome::Changed(_)) {
+                self.buffers.synced(key);
+            }
         }
         Ok(outcome)
     }
@@ -737,14 +740,14 @@ impl Store for EmbeddedStore {
         &self,
         key: &crate::engine::debounce::ConversationKey,
     ) -> Result<Option<crate::engine::debounce::BufferSnapshot>, StoreError> {
-        self.buffers.get(key)
+        self.buffers.get(&self.kv, key)
     }
 
     async fn list_buffers(
         &self,
         app: &str,
     ) -> Result<Vec<crate::engine::debounce::BufferSnapshot>, StoreError> {
-        self.buffers.list(app)
+        self.buffers.list(&self.kv, app)
     }
 
     async fn claim_due_buffers(
@@ -753,7 +756,23 @@ impl Store for EmbeddedStore {
         lease_ms: u64,
         max: usize,
     ) -> Result<Vec<crate::engine::debounce::BufferSnapshot>, StoreError> {
-        self.buffers.claim_due(now, lease_ms, max)
+        let claimed = self.buffers.claim_due(now, lease_ms, max);
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The writer applies requests in order: once an empty one is done, everything memory
+        // held for the claimed buffers is readable.
+        if buffers::needs_sync(&claimed) {
+            self.kv.submit(Vec::new()).await?;
+        }
+        let (mut out, lagging) = self.buffers.read_claimed(&self.kv, claimed)?;
+        if !lagging.is_empty() {
+            self.kv.submit(Vec::new()).await?;
+            out.extend(self.buffers.read_claimed(&self.kv, lagging)?.0);
+        }
+        out.retain(|b| !b.fragments.is_empty());
+        out.sort_by_key(|b| b.meta.due_at);
+        Ok(out)
     }
 
     async fn next_buffer_due(&self) -> Result<Option<Millis>, StoreError> {
