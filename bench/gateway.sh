@@ -4,8 +4,8 @@
 #      100,000 conversations) against lull's own GET /healthz at the same connection counts,
 #      with a 1 h debounce window so nothing flushes; then the same ingest into an app with a
 #      200 ms window, flushing all the while;
-#   2. debounce timer lateness: 10,000 fragments/s, 3 fragments per conversation 50 ms apart,
-#      200 ms window, batches read from the inbox (fresh server);
+#   2. debounce timer lateness: 10,000 fragments/s (then 3,000 and 1,000), 3 fragments per
+#      conversation 50 ms apart, 200 ms window, batches read from the inbox (fresh server each);
 #   3. resident memory and reopen time with 1,000,000 pending conversations
 #      (examples/conversations_1m.rs).
 # Writes bench/results/gateway.{md,jsonl}, gateway-lateness.jsonl, gateway-memory.jsonl.
@@ -19,7 +19,7 @@
 #   BENCH_PLATFORMS ["zapi generic"]   payload shapes for the ingest runs
 #   BENCH_CONVERSATIONS [100000]       conversations the ingest fragments are spread over
 #   BENCH_FLUSHING [1]                 also ingest into the 200 ms app (0 to skip)
-#   BENCH_RATE [10000]                 fragments/s for the lateness run
+#   BENCH_RATES ["10000 3000 1000"]   fragments/s, one lateness run each
 #   BENCH_LATENESS_SECONDS [30]
 #   BENCH_WINDOW_MS [200]              the lateness app's window
 #   BENCH_MEMORY_CONVERSATIONS [1000000]  0 skips the memory run
@@ -37,7 +37,7 @@ CONNS=${BENCH_CONNECTIONS:-1,8,32,64}
 PLATFORMS=${BENCH_PLATFORMS:-zapi generic}
 CONVERSATIONS=${BENCH_CONVERSATIONS:-100000}
 FLUSHING=${BENCH_FLUSHING:-1}
-RATE=${BENCH_RATE:-10000}
+RATES=${BENCH_RATES:-10000 3000 1000}
 LATE_SECS=${BENCH_LATENESS_SECONDS:-30}
 WINDOW_MS=${BENCH_WINDOW_MS:-200}
 MEMORY_N=${BENCH_MEMORY_CONVERSATIONS:-1000000}
@@ -152,11 +152,13 @@ if [[ "$FLUSHING" == 1 ]]; then
 fi
 stop_lull
 
-# 2. Timer lateness on a fresh server.
-start_lull "$WORK/data-timer"
-"$BENCH" lateness --url "$LULL_URL" --app timer --platform zapi --window-ms "$WINDOW_MS" \
-  --rate "$RATE" --duration "$LATE_SECS" --json-out "$LATE" >/dev/null || FAILED+=("lateness")
-stop_lull
+# 2. Timer lateness, each rate on a fresh server.
+for rate in $RATES; do
+  start_lull "$WORK/data-timer-$rate"
+  "$BENCH" lateness --url "$LULL_URL" --app timer --platform zapi --window-ms "$WINDOW_MS" \
+    --rate "$rate" --duration "$LATE_SECS" --json-out "$LATE" >/dev/null || FAILED+=("lateness/$rate")
+  stop_lull
+done
 
 # 3. A million pending conversations.
 if [[ "$MEMORY_N" != 0 ]]; then
@@ -171,7 +173,7 @@ fi
     "lull and the load generator on the same host. Commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
     "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)')."
   echo "Ingest: ${SECS}s per run, ${CONVERSATIONS} conversations, unique message ids; healthz and ingest" \
-    "alternate at each connection count. Lateness: ${RATE} fragments/s for ${LATE_SECS}s," \
+    "alternate at each connection count. Lateness: ${RATES// /, } fragments/s for ${LATE_SECS}s each," \
     "3 fragments per conversation 50 ms apart, window ${WINDOW_MS} ms."
   echo "Reproduce: \`bench/gateway.sh\`."
   echo

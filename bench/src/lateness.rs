@@ -9,12 +9,16 @@
 //! generator sent the last fragment + window), both from the generator's clock; it adds the
 //! request and the long poll's wake-up.
 //!
+//! A generator that falls behind (the server cannot take the rate) sends late, widening the
+//! gaps, and stops one second after the planned end; conversations it did not finish are left
+//! out of the split count.
+//!
 //! Slot `i` (sent at `i / rate`) belongs to conversation `block × W + member` as its fragment
 //! `f`, where `W = rate × gap` conversations start per gap, `block = i / (k × W)`,
 //! `f = (i mod k × W) / W` and `member = i mod W`; so the rate is steady while every
 //! conversation's fragments are exactly `gap` apart.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -59,13 +63,15 @@ pub struct LatenessResult {
     pub fragments_per_conversation: u32,
     pub gap_ms: u64,
     pub connections: u32,
+    pub fragments_planned: u64,
     pub fragments_accepted: u64,
+    /// Conversations all of whose fragments were accepted.
     pub conversations: u64,
     /// Batches read from the inbox, and the fragments they held.
     pub batches: u64,
     pub fragments_flushed: u64,
-    /// Batches with fewer than `fragments_per_conversation` fragments (a conversation split).
-    pub split_batches: u64,
+    /// Complete conversations that reached the inbox as more than one batch.
+    pub split_conversations: u64,
     /// Batches put in the inbox before their due time (should be none).
     pub early: u64,
     pub lateness_p50_ms: f64,
@@ -89,6 +95,9 @@ fn wall_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// How long past the planned end a generator that fell behind keeps sending.
+const GRACE: Duration = Duration::from_secs(1);
 
 /// Milliseconds, 0 .. 10 min.
 fn ms_histogram() -> Histogram<u64> {
@@ -149,6 +158,9 @@ struct Shared {
     next: AtomicU64,
     /// Per conversation: the generator's wall clock (ms) when it sent the last fragment.
     last_sent: Vec<AtomicU64>,
+    /// Per conversation: fragments accepted, and batches read from the inbox.
+    accepted_of: Vec<AtomicU32>,
+    batches_of: Vec<AtomicU32>,
     accepted: AtomicU64,
     sending_done: AtomicBool,
     flushed: AtomicU64,
@@ -169,7 +181,6 @@ struct ReadTally {
     seen: Histogram<u64>,
     batches: u64,
     fragments: u64,
-    split: u64,
     early: u64,
     errors: u64,
     first_error: Option<String>,
@@ -203,6 +214,8 @@ pub async fn run(plan: &LatenessPlan) -> Result<LatenessResult> {
         origin: Instant::now(),
         next: AtomicU64::new(0),
         last_sent: (0..conversations).map(|_| AtomicU64::new(0)).collect(),
+        accepted_of: (0..conversations).map(|_| AtomicU32::new(0)).collect(),
+        batches_of: (0..conversations).map(|_| AtomicU32::new(0)).collect(),
         accepted: AtomicU64::new(0),
         sending_done: AtomicBool::new(false),
         flushed: AtomicU64::new(0),
@@ -254,7 +267,6 @@ pub async fn run(plan: &LatenessPlan) -> Result<LatenessResult> {
         seen: ms_histogram(),
         batches: 0,
         fragments: 0,
-        split: 0,
         early: 0,
         errors: 0,
         first_error: None,
@@ -266,7 +278,6 @@ pub async fn run(plan: &LatenessPlan) -> Result<LatenessResult> {
                 let _ = read.seen.add(&t.seen);
                 read.batches += t.batches;
                 read.fragments += t.fragments;
-                read.split += t.split;
                 read.early += t.early;
                 read.errors += t.errors;
                 read.first_error = read.first_error.or(t.first_error);
@@ -278,6 +289,15 @@ pub async fn run(plan: &LatenessPlan) -> Result<LatenessResult> {
         }
     }
 
+    let k = shared.schedule.k as u32;
+    let complete = shared
+        .accepted_of
+        .iter()
+        .zip(&shared.batches_of)
+        .map(|(a, b)| (a.load(Ordering::SeqCst), b.load(Ordering::SeqCst)))
+        .filter(|(a, _)| *a == k);
+    let (complete_count, split) =
+        complete.fold((0u64, 0u64), |(n, s), (_, b)| (n + 1, s + u64::from(b > 1)));
     let send_secs = match (sent.first, sent.last) {
         (Some(a), Some(b)) => b.duration_since(a).as_secs_f64().max(1e-9),
         _ => 1e-9,
@@ -300,11 +320,12 @@ pub async fn run(plan: &LatenessPlan) -> Result<LatenessResult> {
         fragments_per_conversation: plan.fragments_per_conversation,
         gap_ms: plan.gap_ms,
         connections: plan.connections,
+        fragments_planned: shared.schedule.slots,
         fragments_accepted: sent.accepted,
-        conversations,
+        conversations: complete_count,
         batches: read.batches,
         fragments_flushed: read.fragments,
-        split_batches: read.split,
+        split_conversations: split,
         early: read.early,
         lateness_p50_ms: q(&read.lateness, 0.5, 1.0),
         lateness_p99_ms: q(&read.lateness, 0.99, 1.0),
@@ -364,9 +385,10 @@ async fn send_loop(mut conn: HttpConn, shared: Arc<Shared>) -> SendTally {
         last: None,
     };
     let s = &shared.schedule;
+    let end = shared.origin + s.at(s.slots) + GRACE;
     loop {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
-        if i >= s.slots {
+        if i >= s.slots || Instant::now() > end {
             break;
         }
         let due = shared.origin + s.at(i);
@@ -399,6 +421,9 @@ async fn send_loop(mut conn: HttpConn, shared: Arc<Shared>) -> SendTally {
                 shared.accepted.fetch_add(1, Ordering::Relaxed);
                 t.first = t.first.or(Some(started));
                 t.last = Some(now);
+                if let Some(n) = shared.accepted_of.get(conv as usize) {
+                    n.fetch_add(1, Ordering::SeqCst);
+                }
                 if f + 1 == s.k {
                     if let Some(slot) = shared.last_sent.get(conv as usize) {
                         slot.store(sent_ms, Ordering::Relaxed);
@@ -448,7 +473,6 @@ async fn read_loop(mut conn: HttpConn, shared: Arc<Shared>, inbox: String) -> Re
         seen: ms_histogram(),
         batches: 0,
         fragments: 0,
-        split: 0,
         early: 0,
         errors: 0,
         first_error: None,
@@ -524,8 +548,9 @@ async fn read_loop(mut conn: HttpConn, shared: Arc<Shared>, inbox: String) -> Re
             shared
                 .flushed
                 .fetch_add(call.messages.len() as u64, Ordering::SeqCst);
-            if (call.messages.len() as u64) < shared.schedule.k {
-                t.split += 1;
+            let conv = shared.payload.conversation_index(&call.conversation);
+            if let Some(n) = conv.and_then(|c| shared.batches_of.get(c as usize)) {
+                n.fetch_add(1, Ordering::SeqCst);
             }
             let sent_at = m
                 .attributes
@@ -547,9 +572,10 @@ async fn read_loop(mut conn: HttpConn, shared: Arc<Shared>, inbox: String) -> Re
                     )));
                 }
             }
-            let last_sent = shared
-                .payload
-                .conversation_index(&call.conversation)
+            // Only whole conversations: a split's first part was not waiting on the last send.
+            let whole = call.messages.len() as u64 == shared.schedule.k;
+            let last_sent = conv
+                .filter(|_| whole)
                 .and_then(|c| shared.last_sent.get(c as usize))
                 .map(|a| a.load(Ordering::Relaxed))
                 .filter(|&ms| ms > 0);
@@ -628,7 +654,7 @@ pub fn markdown(results: &[LatenessResult]) -> String {
             r.gap_ms,
             r.conversations,
             r.batches,
-            r.split_batches,
+            r.split_conversations,
             r.early,
             r.lateness_p50_ms,
             r.lateness_p99_ms,

@@ -23,7 +23,9 @@ use crate::engine::{Engine, EngineError, QueueKey, SendRequest};
 
 /// Conversations being handed on at once: their writes share the store's group commits, so
 /// throughput grows with this while each flush waits out two commits.
-const IN_FLIGHT: usize = 512;
+const IN_FLIGHT: usize = 4096;
+/// Conversations claimed at a time (a claim reads their fragments back).
+const CLAIM_BATCH: usize = 256;
 /// Longest sleep without looking: other nodes' buffers (PostgreSQL) and claims that ran out
 /// wake no one.
 const POLL: Duration = Duration::from_secs(1);
@@ -78,13 +80,29 @@ impl Flusher {
         let mut swept: Option<Instant> = None;
         while !*shutdown.borrow() {
             while running.try_join_next().is_some() {}
-            let room = IN_FLIGHT - running.len();
-            let more_due = room > 0 && self.start_due(&mut running, room).await == room;
+            let room = (IN_FLIGHT - running.len()).min(CLAIM_BATCH);
+            let started = if room > 0 {
+                self.start_due(&mut running, room).await
+            } else {
+                Some(0)
+            };
+            let Some(started) = started else {
+                // The store failed: try again a little later rather than spin.
+                tokio::select! {
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                }
+                continue;
+            };
+            let more_due = room > 0 && started == room;
             if swept.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
                 if let Err(e) = self.engine.sweep_debounce().await {
                     tracing::warn!(error = %e, "debounce sweep failed");
                 }
                 swept = Some(Instant::now());
+            }
+            if more_due && running.len() < IN_FLIGHT {
+                continue;
             }
             if more_due || room == 0 {
                 // Every slot is busy: wait for one.
@@ -111,8 +129,9 @@ impl Flusher {
         while running.join_next().await.is_some() {}
     }
 
-    /// Claims up to `max` due conversations and starts flushing them; returns how many.
-    async fn start_due(&self, running: &mut JoinSet<bool>, max: usize) -> usize {
+    /// Claims up to `max` due conversations and starts flushing them; returns how many, or
+    /// `None` when the store could not be asked.
+    async fn start_due(&self, running: &mut JoinSet<bool>, max: usize) -> Option<usize> {
         match self.engine.claim_due_conversations(max).await {
             Ok(due) => {
                 let claimed = due.len();
@@ -120,11 +139,11 @@ impl Flusher {
                     let this = self.clone();
                     running.spawn(async move { this.flush(buffer).await });
                 }
-                claimed
+                Some(claimed)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim due conversations");
-                0
+                None
             }
         }
     }
@@ -135,11 +154,11 @@ impl Flusher {
         let mut flushed = 0;
         loop {
             let mut running = JoinSet::new();
-            let claimed = self.start_due(&mut running, IN_FLIGHT).await;
+            let claimed = self.start_due(&mut running, CLAIM_BATCH).await;
             while let Some(done) = running.join_next().await {
                 flushed += usize::from(matches!(done, Ok(true)));
             }
-            if claimed < IN_FLIGHT {
+            if claimed != Some(CLAIM_BATCH) {
                 return flushed;
             }
         }

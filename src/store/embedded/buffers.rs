@@ -1,26 +1,29 @@
 //! Debounce buffers in the embedded store: what the timing needs for every pending
 //! conversation lives in memory (one ordered index of when each becomes claimable, per
-//! fragment only its position, id hash and receive time); fragments themselves are read back
-//! from the journal when a buffer is claimed or shown.
+//! fragment only where it is stored, its position, id hash and receive time); fragments
+//! themselves are read back from the journal when a buffer is claimed or shown.
 //!
-//! Rows of the `buffers` table, told apart by their first byte (`K` = `app \0 account \0
-//! conversation`; no part contains NUL, the engine refuses such keys):
-//! - `B K` → the buffer's [`BufferMeta`] (JSON)
-//! - `F K \0 seq` → one fragment (JSON); `seq` is an `i64` stored order-preserving, so a
-//!   buffer's rows come back in order and restored fragments slot in front with lower seqs
-//! - `C K` → the sender's [`Cadence`] (JSON)
-//! - `S hash` → a seen message id (16 bytes of SHA-256 of `app \0 id`) → its expiry
+//! The journal (`buffers` table) is shaped like a log, because its B-tree pays for every page
+//! a commit dirties: each row's key starts with a tag and an ever-increasing row number (seen
+//! ids: their expiry), so new rows land at the right edge, and the rows a change deletes were
+//! mostly written moments before. Keys by conversation or by hash would dirty a random page
+//! per write instead. `K` = `app \0 account \0 conversation` (no part contains NUL; the engine
+//! refuses such keys), stored length-prefixed in the value:
+//! - `B row` → `K`, the buffer's [`BufferMeta`] (JSON); rewritten under a new row number on
+//!   every change
+//! - `F row` → `K`, the fragment's position in its buffer (`i64`; restored fragments go in
+//!   front with lower positions), the fragment (JSON)
+//! - `C row` → `K`, the sender's [`Cadence`] (JSON)
+//! - `S expiry hash` → a seen message id (16 bytes of SHA-256 of `app \0 id`), empty value
 //!
 //! Memory is what limits how many conversations can wait at once, so the per-conversation
-//! cost is kept to a few hundred bytes whatever the platform payloads weigh: the key once
-//! (shared by the map and the index), 24 bytes per fragment, 128-bit hashes of seen ids.
+//! cost is kept to a few hundred bytes whatever the platform payloads weigh.
 //!
 //! A read of fragments sees committed rows only, while memory runs a little ahead (changes are
-//! applied in memory, then committed): a read keeps just the rows memory still holds (same seq
-//! and id), so a fragment being removed is never handed out again, and one not yet committed
-//! is simply left for the next batch. Claims (flush leases) live in memory only: after a
-//! restart every due buffer is flushed again, and the inbox's deduplication drops a batch sent
-//! twice.
+//! applied in memory, then committed): a claim waits for the writer first when one of its
+//! buffers has a change in flight, and a read keeps just the rows memory still holds. Claims
+//! (flush leases) live in memory only: after a restart every due buffer is flushed again, and
+//! the inbox's deduplication drops a batch sent twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
@@ -64,43 +67,51 @@ fn unpack(k: &[u8]) -> Option<ConversationKey> {
     next().is_none().then_some(key)
 }
 
-fn row(tag: u8, k: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(k.len() + 10);
+fn row_key(tag: u8, row: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9);
     out.push(tag);
+    out.extend_from_slice(&row.to_be_bytes());
+    out
+}
+
+fn seen_key(expires: Millis, hash: u128) -> Vec<u8> {
+    let mut key = Vec::with_capacity(25);
+    key.push(SEEN);
+    key.extend_from_slice(&expires.to_be_bytes());
+    key.extend_from_slice(&hash.to_be_bytes());
+    key
+}
+
+/// `len K rest…` values.
+fn keyed_value(k: &[u8], extra: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + k.len() + extra);
+    out.extend_from_slice(&(k.len() as u16).to_be_bytes());
     out.extend_from_slice(k);
     out
 }
 
-/// `F K \0`: the prefix of every fragment row of a conversation.
-fn fragments_prefix(k: &[u8]) -> Vec<u8> {
-    let mut out = row(FRAGMENT, k);
-    out.push(0);
+fn split_keyed(v: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u16::from_be_bytes(v.get(..2)?.try_into().ok()?) as usize;
+    let k = v.get(2..2 + len)?;
+    Some((k, &v[2 + len..]))
+}
+
+fn fragment_value(k: &[u8], pos: i64, json: &[u8]) -> Vec<u8> {
+    let mut out = keyed_value(k, 8 + json.len());
+    out.extend_from_slice(&pos.to_be_bytes());
+    out.extend_from_slice(json);
     out
 }
 
-/// Big-endian with the sign bit flipped: byte order is numeric order.
-fn seq_bytes(seq: i64) -> [u8; 8] {
-    ((seq as u64) ^ (1 << 63)).to_be_bytes()
+/// `(K, position, fragment JSON)` of a fragment row's value.
+fn split_fragment(v: &[u8]) -> Option<(&[u8], i64, &[u8])> {
+    let (k, rest) = split_keyed(v)?;
+    let pos = i64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    Some((k, pos, &rest[8..]))
 }
 
-fn seq_from(bytes: [u8; 8]) -> i64 {
-    (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
-}
-
-fn fragment_row(k: &[u8], seq: i64) -> Vec<u8> {
-    let mut out = fragments_prefix(k);
-    out.extend_from_slice(&seq_bytes(seq));
-    out
-}
-
-/// Splits a fragment row key (without its tag) into the conversation and the seq.
-fn split_fragment_row(rest: &[u8]) -> Option<(&[u8], i64)> {
-    let at = rest.len().checked_sub(9)?;
-    let (conv, tail) = rest.split_at(at);
-    if tail[0] != 0 {
-        return None;
-    }
-    Some((conv, seq_from(tail[1..].try_into().ok()?)))
+fn row_of(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(1..9)?.try_into().ok()?))
 }
 
 fn seen_hash(app: &str, id: &str) -> u128 {
@@ -114,14 +125,8 @@ fn seen_hash(app: &str, id: &str) -> u128 {
     u128::from_be_bytes(first)
 }
 
-fn seen_row(hash: u128) -> Vec<u8> {
-    let mut key = vec![SEEN];
-    key.extend_from_slice(&hash.to_be_bytes());
-    key
-}
-
 /// Tells fragments of one buffer apart (ids are unique in a buffer; a 64-bit collision
-/// between two of its few dozen ids is not a concern).
+/// between two of its few dozen ids is not a concern). Memory only: never stored.
 fn id_hash(id: &str) -> u64 {
     let mut h = DefaultHasher::new();
     id.hash(&mut h);
@@ -146,15 +151,21 @@ struct FragmentHead {
 /// One buffered fragment as memory knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Held {
-    seq: i64,
+    /// Its row number in the journal.
+    row: u64,
+    /// Its place in the buffer.
+    pos: i64,
     id: u64,
     received_ms: Millis,
 }
 
 struct Conv {
     meta: BufferMeta,
+    /// Row number of the stored meta.
+    meta_row: u64,
+    /// In position order.
     fragments: Vec<Held>,
-    next_seq: i64,
+    next_pos: i64,
     /// Claimed by a flusher until then (memory only).
     lease_until: Millis,
     /// Changes submitted to the journal whose commit has not been seen yet; while any is,
@@ -163,11 +174,12 @@ struct Conv {
 }
 
 impl Conv {
-    fn new(meta: BufferMeta) -> Self {
+    fn new(meta: BufferMeta, meta_row: u64) -> Self {
         Self {
             meta,
+            meta_row,
             fragments: Vec::new(),
-            next_seq: 0,
+            next_pos: 0,
             lease_until: 0,
             unsynced: 0,
         }
@@ -202,12 +214,21 @@ struct State {
     convs: BTreeMap<Key, Conv>,
     /// When each buffer becomes claimable: its due time, or the end of its claim.
     ready: BTreeSet<(Millis, Key)>,
-    cadences: HashMap<Key, Cadence>,
+    /// Each sender's cadence and the row it is stored in.
+    cadences: HashMap<Key, (Cadence, u64)>,
     /// Seen message ids (hashed) and when they are forgotten.
     seen: HashMap<u128, Millis>,
+    /// The next row number; above every row number ever used, across restarts too.
+    next_row: u64,
 }
 
 impl State {
+    fn take_row(&mut self) -> u64 {
+        let row = self.next_row;
+        self.next_row += 1;
+        row
+    }
+
     /// Moves a buffer in the index from `old` to where it belongs now.
     fn reindex(&mut self, key: &Key, old: Option<Millis>) {
         let Some(c) = self.convs.get(key) else {
@@ -229,7 +250,7 @@ impl State {
             unsynced: c.unsynced > 0,
             meta: c.meta.clone(),
             fragments: c.fragments.clone(),
-            cadence: self.cadences.get(key).copied(),
+            cadence: self.cadences.get(key).map(|(c, _)| *c),
         }
     }
 
@@ -255,29 +276,23 @@ pub(super) fn needs_sync(claimed: &[Pending]) -> bool {
     claimed.iter().any(|p| p.unsynced)
 }
 
-/// Reads a pending buffer's fragments from the journal, keeping the rows memory holds.
-fn read(kv: &Kv, p: Pending) -> Result<Option<BufferSnapshot>, StoreError> {
+/// Reads a pending buffer's fragments from the journal (the ones committed).
+fn read(kv: &Kv, p: &Pending) -> Result<Option<BufferSnapshot>, StoreError> {
     let Some(key) = unpack(&p.key) else {
         return Ok(None);
     };
-    let held: HashSet<(i64, u64)> = p.fragments.iter().map(|f| (f.seq, f.id)).collect();
     let mut fragments = Vec::with_capacity(p.fragments.len());
-    kv.scan_prefix(Table::Buffers, &fragments_prefix(&p.key), &mut |k, v| {
-        let Some((_, seq)) = k
-            .split_first()
-            .and_then(|(_, rest)| split_fragment_row(rest))
-        else {
-            return Ok(());
-        };
-        let f: Fragment = serde_json::from_slice(v).map_err(|e| corrupt("fragment", e))?;
-        if held.contains(&(seq, id_hash(&f.id))) {
+    for h in &p.fragments {
+        kv.scan_prefix(Table::Buffers, &row_key(FRAGMENT, h.row), &mut |_, v| {
+            let (_, _, body) = split_fragment(v).ok_or_else(|| corrupt("fragment", "short row"))?;
+            let f: Fragment = serde_json::from_slice(body).map_err(|e| corrupt("fragment", e))?;
             fragments.push(f);
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+    }
     Ok(Some(BufferSnapshot {
         key,
-        meta: p.meta,
+        meta: p.meta.clone(),
         fragments,
         cadence: p.cadence,
     }))
@@ -288,61 +303,77 @@ impl Buffers {
     /// and anything left half-written.
     pub(super) fn load(kv: &Kv, now: Millis) -> Result<Self, KvError> {
         let mut s = State::default();
-        let mut stale = Vec::new();
-        kv.scan(Table::Buffers, &mut |k, v| {
-            let Some((&tag, rest)) = k.split_first() else {
+        let mut stale: Vec<Vec<u8>> = Vec::new();
+        let mut last_row = 0;
+        kv.scan(Table::Buffers, &mut |key, v| {
+            let Some(&tag) = key.first() else {
                 return Ok(());
             };
+            if tag == SEEN {
+                let hash = key.get(9..25).and_then(|h| h.try_into().ok());
+                match (row_of(key), hash) {
+                    (Some(expires), Some(hash)) if expires > now => {
+                        s.seen.insert(u128::from_be_bytes(hash), expires);
+                    }
+                    _ => stale.push(key.to_vec()),
+                }
+                return Ok(());
+            }
+            let (Some(row), Some((k, rest))) = (row_of(key), split_keyed(v)) else {
+                stale.push(key.to_vec());
+                return Ok(());
+            };
+            last_row = last_row.max(row);
             match tag {
                 META => {
                     let meta: BufferMeta =
-                        serde_json::from_slice(v).map_err(|e| corrupt("buffer", e))?;
-                    s.convs.insert(Key::from(rest), Conv::new(meta));
+                        serde_json::from_slice(rest).map_err(|e| corrupt("buffer", e))?;
+                    // Rows come in row order: a later meta of the same buffer replaces.
+                    let old = s.convs.insert(Key::from(k), Conv::new(meta, row));
+                    if let Some(old) = old {
+                        stale.push(row_key(META, old.meta_row));
+                    }
                 }
                 CADENCE => {
                     let c: Cadence =
-                        serde_json::from_slice(v).map_err(|e| corrupt("cadence", e))?;
-                    if c.last_at.saturating_add(CADENCE_IDLE_MS) > now {
-                        let key = s.intern(rest);
-                        s.cadences.insert(key, c);
-                    } else {
-                        stale.push(k.to_vec());
+                        serde_json::from_slice(rest).map_err(|e| corrupt("cadence", e))?;
+                    let key = s.intern(k);
+                    if c.last_at.saturating_add(CADENCE_IDLE_MS) <= now {
+                        stale.push(row_key(CADENCE, row));
+                    } else if let Some((_, old)) = s.cadences.insert(key, (c, row)) {
+                        stale.push(row_key(CADENCE, old));
                     }
                 }
-                FRAGMENT => match split_fragment_row(rest) {
-                    Some((conv, seq)) => match s.convs.get_mut(conv) {
+                FRAGMENT => {
+                    let (_, pos, body) =
+                        split_fragment(v).ok_or_else(|| corrupt("fragment", "short row"))?;
+                    match s.convs.get_mut(k) {
                         Some(c) => {
                             let f: FragmentHead =
-                                serde_json::from_slice(v).map_err(|e| corrupt("fragment", e))?;
+                                serde_json::from_slice(body).map_err(|e| corrupt("fragment", e))?;
                             c.fragments.push(Held {
-                                seq,
+                                row,
+                                pos,
                                 id: id_hash(&f.id),
                                 received_ms: f.received_ms,
                             });
-                            c.next_seq = c.next_seq.max(seq + 1);
                         }
-                        None => stale.push(k.to_vec()),
-                    },
-                    None => stale.push(k.to_vec()),
-                },
-                SEEN if rest.len() == 16 && v.len() == 8 => {
-                    let expires = u64::from_be_bytes(v.try_into().unwrap_or_default());
-                    let hash = u128::from_be_bytes(rest.try_into().unwrap_or_default());
-                    if expires > now {
-                        s.seen.insert(hash, expires);
-                    } else {
-                        stale.push(k.to_vec());
+                        None => stale.push(key.to_vec()),
                     }
                 }
-                _ => stale.push(k.to_vec()),
+                _ => stale.push(key.to_vec()),
             }
             Ok(())
         })?;
-        s.convs.retain(|k, c| {
+        // Row numbers keep growing across restarts even when every row is gone.
+        s.next_row = (last_row + 1).max(now.saturating_mul(1000));
+        s.convs.retain(|_, c| {
             if c.fragments.is_empty() {
-                stale.push(row(META, k));
+                stale.push(row_key(META, c.meta_row));
                 return false;
             }
+            c.fragments.sort_by_key(|f| f.pos);
+            c.next_pos = c.fragments.last().map_or(0, |f| f.pos + 1);
             c.recount();
             true
         });
@@ -384,37 +415,43 @@ impl Buffers {
         StoreError,
     > {
         let packed = pack(key);
-        let mut s = self.state.lock();
+        let mut guard = self.state.lock();
+        let s = &mut *guard;
         let k = s.intern(&packed);
         let mut ops = Vec::new();
         let old_at = s.convs.get(&k).map(Conv::ready_at);
+        let put = |key: Vec<u8>, value: Vec<u8>| Op::Put {
+            table: Table::Buffers,
+            key,
+            value,
+        };
+        let delete = |key: Vec<u8>| Op::Delete {
+            table: Table::Buffers,
+            key,
+        };
         match change {
             BufferChange::Append { platform, fragment } => {
                 let hash = seen_hash(&key.app, &fragment.id);
                 if s.seen.get(&hash).is_some_and(|exp| *exp > now) {
                     return Ok((BufferOutcome::Duplicate, None));
                 }
-                let value = json(&fragment)?;
+                let body = json(&fragment)?;
                 let expires = now.saturating_add(SEEN_TTL_MS);
-                s.seen.insert(hash, expires);
-                ops.push(Op::Put {
-                    table: Table::Buffers,
-                    key: seen_row(hash),
-                    value: expires.to_be_bytes().to_vec(),
-                });
+                if let Some(old) = s.seen.insert(hash, expires) {
+                    ops.push(delete(seen_key(old, hash)));
+                }
+                ops.push(put(seen_key(expires, hash), Vec::new()));
+                let row = s.take_row();
                 let conv = s
                     .convs
                     .entry(k.clone())
-                    .or_insert_with(|| Conv::new(BufferMeta::empty(platform, now)));
-                let seq = conv.next_seq;
-                conv.next_seq += 1;
-                ops.push(Op::Put {
-                    table: Table::Buffers,
-                    key: fragment_row(&k, seq),
-                    value,
-                });
+                    .or_insert_with(|| Conv::new(BufferMeta::empty(platform, now), 0));
+                let pos = conv.next_pos;
+                conv.next_pos += 1;
+                ops.push(put(row_key(FRAGMENT, row), fragment_value(&k, pos, &body)));
                 conv.fragments.push(Held {
-                    seq,
+                    row,
+                    pos,
                     id: id_hash(&fragment.id),
                     received_ms: fragment.received_ms,
                 });
@@ -423,27 +460,33 @@ impl Buffers {
                 platform,
                 fragments,
             } => {
-                let conv = s
+                let held: HashSet<u64> = s
                     .convs
-                    .entry(k.clone())
-                    .or_insert_with(|| Conv::new(BufferMeta::empty(platform, now)));
-                let mut ids: HashSet<u64> = conv.fragments.iter().map(|f| f.id).collect();
+                    .get(&k)
+                    .map(|c| c.fragments.iter().map(|f| f.id).collect())
+                    .unwrap_or_default();
+                let mut ids = held;
                 let fresh: Vec<Fragment> = fragments
                     .into_iter()
                     .filter(|f| ids.insert(id_hash(&f.id)))
                     .collect();
-                // In front: seqs below the current first one.
-                let first = conv.fragments.first().map_or(conv.next_seq, |f| f.seq);
+                let rows: Vec<u64> = fresh.iter().map(|_| s.take_row()).collect();
+                let conv = s
+                    .convs
+                    .entry(k.clone())
+                    .or_insert_with(|| Conv::new(BufferMeta::empty(platform, now), 0));
+                // In front: positions below the current first one.
+                let first = conv.fragments.first().map_or(conv.next_pos, |f| f.pos);
                 let mut front = Vec::with_capacity(fresh.len() + conv.fragments.len());
-                for (i, f) in fresh.iter().enumerate() {
-                    let seq = first - (fresh.len() - i) as i64;
-                    ops.push(Op::Put {
-                        table: Table::Buffers,
-                        key: fragment_row(&k, seq),
-                        value: json(f)?,
-                    });
+                for (i, (f, row)) in fresh.iter().zip(rows).enumerate() {
+                    let pos = first - (fresh.len() - i) as i64;
+                    ops.push(put(
+                        row_key(FRAGMENT, row),
+                        fragment_value(&k, pos, &json(f)?),
+                    ));
                     front.push(Held {
-                        seq,
+                        row,
+                        pos,
                         id: id_hash(&f.id),
                         received_ms: f.received_ms,
                     });
@@ -460,22 +503,16 @@ impl Buffers {
                 conv.fragments.retain(|f| {
                     let gone = ids.contains(&f.id);
                     if gone {
-                        ops.push(Op::Delete {
-                            table: Table::Buffers,
-                            key: fragment_row(&k, f.seq),
-                        });
+                        ops.push(delete(row_key(FRAGMENT, f.row)));
                     }
                     !gone
                 });
                 if conv.fragments.is_empty() {
+                    ops.push(delete(row_key(META, conv.meta_row)));
                     s.convs.remove(&k);
                     if let Some(at) = old_at {
                         s.ready.remove(&(at, k.clone()));
                     }
-                    ops.push(Op::Delete {
-                        table: Table::Buffers,
-                        key: row(META, &k),
-                    });
                     return Ok((BufferOutcome::Emptied, Some(kv.submit(ops))));
                 }
                 conv.recount();
@@ -489,38 +526,37 @@ impl Buffers {
             }
         }
         let before = s.cadences.get(&k).copied();
-        let mut cadence = before;
-        let meta = {
-            let Some(conv) = s.convs.get_mut(&k) else {
-                return Ok((BufferOutcome::Missing, None));
-            };
-            conv.recount();
-            plan(&mut conv.meta, &mut cadence);
-            conv.meta.clone()
+        let mut cadence = before.map(|(c, _)| c);
+        let meta_row = s.take_row();
+        let Some(conv) = s.convs.get_mut(&k) else {
+            return Ok((BufferOutcome::Missing, None));
         };
-        if cadence != before {
-            if let Some(c) = cadence {
-                ops.push(Op::Put {
-                    table: Table::Buffers,
-                    key: row(CADENCE, &k),
-                    value: json(&c)?,
-                });
-                s.cadences.insert(k.clone(), c);
+        conv.recount();
+        plan(&mut conv.meta, &mut cadence);
+        let meta = conv.meta.clone();
+        if conv.meta_row != 0 {
+            ops.push(delete(row_key(META, conv.meta_row)));
+        }
+        conv.meta_row = meta_row;
+        conv.unsynced = conv.unsynced.saturating_add(1);
+        let mut value = keyed_value(&k, 160);
+        value.extend_from_slice(&json(&meta)?);
+        ops.push(put(row_key(META, meta_row), value));
+        if let Some(c) = cadence.filter(|c| Some(*c) != before.map(|(b, _)| b)) {
+            if let Some((_, old)) = before {
+                ops.push(delete(row_key(CADENCE, old)));
             }
+            let row = s.take_row();
+            let mut value = keyed_value(&k, 80);
+            value.extend_from_slice(&json(&c)?);
+            ops.push(put(row_key(CADENCE, row), value));
+            s.cadences.insert(k.clone(), (c, row));
         }
-        ops.push(Op::Put {
-            table: Table::Buffers,
-            key: row(META, &k),
-            value: json(&meta)?,
-        });
         s.reindex(&k, old_at);
-        if let Some(conv) = s.convs.get_mut(&k) {
-            conv.unsynced = conv.unsynced.saturating_add(1);
-        }
         Ok((BufferOutcome::Changed(meta), Some(kv.submit(ops))))
     }
 
-    /// A change of this buffer returned by [`Buffers::change`] is committed.
+    /// A change of this buffer returned by [`Buffers::change`] as `Changed` is committed.
     pub(super) fn synced(&self, key: &ConversationKey) {
         let mut s = self.state.lock();
         if let Some(c) = s.convs.get_mut(pack(key).as_slice()) {
@@ -541,7 +577,7 @@ impl Buffers {
                 None => return Ok(None),
             }
         };
-        read(kv, pending)
+        read(kv, &pending)
     }
 
     pub(super) fn list(&self, kv: &Kv, app: &str) -> Result<Vec<BufferSnapshot>, StoreError> {
@@ -559,7 +595,7 @@ impl Buffers {
                 .collect()
         };
         let mut out = Vec::with_capacity(pending.len());
-        for p in pending {
+        for p in &pending {
             out.extend(read(kv, p)?);
         }
         Ok(out)
@@ -568,27 +604,25 @@ impl Buffers {
     /// Claims what is due (in memory). Read the claimed buffers with [`Buffers::read_claimed`],
     /// once everything submitted so far is committed if [`needs_sync`] says so.
     pub(super) fn claim_due(&self, now: Millis, lease_ms: u64, max: usize) -> Vec<Pending> {
-        {
-            let mut s = self.state.lock();
-            let due: Vec<(Millis, Key)> = s
-                .ready
-                .iter()
-                .take_while(|(at, _)| *at <= now)
-                .take(max)
-                .cloned()
-                .collect();
-            let mut claimed = Vec::with_capacity(due.len());
-            for (at, k) in due {
-                if let Some(c) = s.convs.get_mut(&k) {
-                    c.lease_until = now.saturating_add(lease_ms);
-                }
-                s.reindex(&k, Some(at));
-                if let Some(c) = s.convs.get(&k) {
-                    claimed.push(s.pending(&k, c));
-                }
+        let mut s = self.state.lock();
+        let due: Vec<(Millis, Key)> = s
+            .ready
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(max)
+            .cloned()
+            .collect();
+        let mut claimed = Vec::with_capacity(due.len());
+        for (at, k) in due {
+            if let Some(c) = s.convs.get_mut(&k) {
+                c.lease_until = now.saturating_add(lease_ms);
             }
-            claimed
+            s.reindex(&k, Some(at));
+            if let Some(c) = s.convs.get(&k) {
+                claimed.push(s.pending(&k, c));
+            }
         }
+        claimed
     }
 
     /// Reads claimed buffers. Those whose journal rows lag behind memory come back
@@ -601,9 +635,8 @@ impl Buffers {
         let mut out = Vec::with_capacity(claimed.len());
         let mut lagging = Vec::new();
         for p in claimed {
-            let held = p.fragments.len();
-            match read(kv, p.clone())? {
-                Some(b) if b.fragments.len() == held => out.push(b),
+            match read(kv, &p)? {
+                Some(b) if b.fragments.len() == p.fragments.len() => out.push(b),
                 Some(_) => lagging.push(p),
                 None => {}
             }
@@ -624,17 +657,17 @@ impl Buffers {
             if !keep {
                 ops.push(Op::Delete {
                     table: Table::Buffers,
-                    key: seen_row(*hash),
+                    key: seen_key(*expires, *hash),
                 });
             }
             keep
         });
-        s.cadences.retain(|k, c| {
+        s.cadences.retain(|_, (c, row)| {
             let keep = c.last_at.saturating_add(CADENCE_IDLE_MS) > now;
             if !keep {
                 ops.push(Op::Delete {
                     table: Table::Buffers,
-                    key: row(CADENCE, k),
+                    key: row_key(CADENCE, *row),
                 });
             }
             keep
@@ -659,19 +692,22 @@ mod tests {
     }
 
     #[test]
-    fn fragment_rows_sort_by_seq_including_restored_ones() {
-        let k = pack(&ConversationKey::new("a", "b", "c"));
-        let rows: Vec<Vec<u8>> = [-3i64, -1, 0, 1, 255, 256, i64::MAX]
+    fn rows_sort_by_number_and_values_carry_their_conversation() {
+        let keys: Vec<Vec<u8>> = [1u64, 255, 256, 1 << 40]
             .iter()
-            .map(|s| fragment_row(&k, *s))
+            .map(|r| row_key(FRAGMENT, *r))
             .collect();
-        let mut sorted = rows.clone();
+        let mut sorted = keys.clone();
         sorted.sort();
-        assert_eq!(rows, sorted);
-        for (r, seq) in rows.iter().zip([-3i64, -1, 0, 1, 255, 256, i64::MAX]) {
-            assert_eq!(split_fragment_row(&r[1..]), Some((k.as_slice(), seq)));
-            assert!(r.starts_with(&fragments_prefix(&k)));
-        }
+        assert_eq!(keys, sorted);
+        assert_eq!(row_of(&keys[2]), Some(256));
+        let k = pack(&ConversationKey::new("a", "b", "c"));
+        let v = fragment_value(&k, -3, b"{}");
+        assert_eq!(split_fragment(&v), Some((k.as_slice(), -3, &b"{}"[..])));
+        assert_eq!(split_fragment(&v[..3]), None);
+        let s1 = seen_key(10, 7);
+        let s2 = seen_key(11, 1);
+        assert!(s1 < s2, "seen ids sort by expiry");
     }
 
     #[test]
