@@ -24,6 +24,9 @@ use crate::webhooks::{Event, PlatformConfig, Typing};
 
 /// Largest webhook body read. Platforms send a few KiB; media arrive as references.
 pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+/// Largest message a person may send, as JSON (text and parts, without the platform's raw
+/// payload): half of an inbox message, so every accepted fragment fits in a batch.
+pub const MAX_FRAGMENT_JSON: usize = crate::engine::queue::MAX_MESSAGE_SIZE / 2;
 
 pub async fn post_by_path(
     State(app): State<App>,
@@ -206,6 +209,15 @@ fn check(
                 }
                 if m.message_id.is_empty() {
                     return Err(Refusal::new(StatusCode::BAD_REQUEST, "a message has no id"));
+                }
+                let size = json!({"text": &m.text, "parts": &m.parts})
+                    .to_string()
+                    .len();
+                if size > MAX_FRAGMENT_JSON {
+                    return Err(Refusal::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("a message is larger than {MAX_FRAGMENT_JSON} bytes"),
+                    ));
                 }
                 Work::Fragment(k, Fragment::from(m))
             }

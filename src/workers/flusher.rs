@@ -31,9 +31,10 @@ const CLAIM_BATCH: usize = 256;
 const POLL: Duration = Duration::from_secs(1);
 /// How often expired message ids and idle cadences are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
-/// SQS's largest message; a batch that would not fit is sent without the platforms' raw
-/// payloads, and split if still too large.
-const MAX_BODY: usize = 256 * 1024;
+/// The inbox's largest message; a batch that would not fit is sent without the platforms' raw
+/// payloads, and split if still too large. The gateway refuses any single message larger than
+/// half of this, so a batch of one always fits.
+const MAX_BODY: usize = crate::engine::queue::MAX_MESSAGE_SIZE;
 
 /// Each app's debounce settings, by app name.
 pub type SettingsFor = Arc<dyn Fn(&str) -> DebounceSettings + Send + Sync>;
@@ -282,18 +283,18 @@ mod tests {
         assert_eq!(sent.len(), 2);
         assert!(body.contains("\"raw\""));
 
-        let heavy_raw = snapshot(&["a".into(), "b".into()], 200 * 1024);
+        let heavy_raw = snapshot(&["a".into(), "b".into()], 800 * 1024);
         let (body, sent) = fit(&heavy_raw).unwrap();
         assert_eq!(sent.len(), 2);
         assert!(!body.contains("\"raw\""));
 
-        let long = "x".repeat(100 * 1024);
+        let long = "x".repeat(400 * 1024);
         let huge = snapshot(&[long.clone(), long.clone(), long.clone()], 0);
         let (body, sent) = fit(&huge).unwrap();
         assert_eq!(sent.len(), 1, "each text appears twice (text and messages)");
         assert!(body.len() <= MAX_BODY);
 
-        let too_big = snapshot(&["y".repeat(300 * 1024)], 0);
+        let too_big = snapshot(&["y".repeat(1200 * 1024)], 0);
         assert!(fit(&too_big).is_none());
     }
 }

@@ -91,6 +91,9 @@ def test_bad_webhooks_get_a_reason_and_store_nothing(gw):
     refused(gw.post("nope", zapi_text("5511", "oi", "x-1")), 404, "unknown app \"nope\"")
     big = json.dumps(zapi_text("5511000000001", "x" * (1024 * 1024 + 10), "big-1")).encode()
     refused(gw.post("zap", raw=big), 413, "larger than")
+    # Under the body limit, but one message larger than half an inbox message.
+    long = json.dumps(zapi_text("5511000000001", "x" * (600 * 1024), "long-1")).encode()
+    refused(gw.post("zap", raw=long), 413, "a message is larger than")
     # WhatsApp: the X-Hub-Signature-256 of another secret, and none at all.
     body = json.dumps(whatsapp_text("1001", "5521900000009", "assinado errado", "wamid.bad")).encode()
     refused(gw.post("wa", raw=body, headers={"X-Hub-Signature-256": sign("other", body)}), 401, "does not match")
