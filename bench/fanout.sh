@@ -11,7 +11,8 @@
 #   bench/fanout.sh --quick   # 2 s runs, 1 and 10 queues
 #
 # Environment knobs (defaults in brackets):
-#   BENCH_SECONDS [5]             seconds of publishing per run (both targets)
+#   BENCH_SECONDS [5]             seconds of publishing per saturated run (both targets)
+#   BENCH_PACED_SECONDS [15]      seconds of publishing per paced run
 #   BENCH_QUEUES [1,10,100]
 #   BENCH_PUBLISHERS [8]
 #   BENCH_BODY_SIZE [256]
@@ -24,9 +25,10 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 if [[ "${1:-}" == "--quick" ]]; then
-  : "${BENCH_SECONDS:=2}" "${BENCH_QUEUES:=1,10}"
+  : "${BENCH_SECONDS:=2}" "${BENCH_PACED_SECONDS:=4}" "${BENCH_QUEUES:=1,10}"
 fi
 SECS=${BENCH_SECONDS:-5}
+PACED_SECS=${BENCH_PACED_SECONDS:-15}
 QUEUES=${BENCH_QUEUES:-1,10,100}
 PUBLISHERS=${BENCH_PUBLISHERS:-8}
 BODY=${BENCH_BODY_SIZE:-256}
@@ -106,13 +108,13 @@ stop_all() {
 }
 
 # One phase against every target, each on a fresh server. Extra arguments go to `fanout`.
-phase() { # label queues [args...]
-  local label=$1 queues=$2 t
-  shift 2
+phase() { # label queues seconds [args...]
+  local label=$1 queues=$2 secs=$3 t
+  shift 3
   for t in $TARGETS; do
     if [[ $t == lull ]]; then start_lull "$label"; else start_moto; fi
     "$BENCH" fanout --url "$URL" --target "$t" --queues "$queues" --publishers "$PUBLISHERS" \
-      --duration "$SECS" --body-size "$BODY" "${ENVELOPE[@]}" "$@" \
+      --duration "$secs" --body-size "$BODY" "${ENVELOPE[@]}" "$@" \
       --json-out "$JSONL" >/dev/null || FAILED+=("$t $label")
     stop_all
   done
@@ -122,7 +124,7 @@ for t in $TARGETS; do
   [[ $t == lull || $t == moto ]] || { log "unknown target $t"; exit 1; }
 done
 
-phase saturate "$QUEUES"
+phase saturate "$QUEUES" "$SECS"
 
 # Paced: half the slower target's saturated deliveries per queue, per queue count.
 for q in ${QUEUES//,/ }; do
@@ -140,7 +142,7 @@ EOF
     continue
   fi
   log "paced fan-out to $q queue(s) at $rate publishes/s"
-  phase "paced-$q" "$q" --rate "$rate"
+  phase "paced-$q" "$q" "$PACED_SECS" --rate "$rate"
 done
 
 {
@@ -150,7 +152,7 @@ done
     "server and load generator on the same host. Commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
     "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)')."
   echo "One topic, N SQS queues subscribed ($([[ ${#ENVELOPE[@]} -gt 0 ]] && echo 'SNS JSON envelope' || echo 'raw delivery'))," \
-    "${PUBLISHERS} publishers for ${SECS}s, ${BODY}-byte messages, one consumer per queue" \
+    "${PUBLISHERS} publishers for ${SECS}s (paced: ${PACED_SECS}s), ${BODY}-byte messages, one consumer per queue" \
     "(ReceiveMessage of up to 10 with a 1 s long poll, DeleteMessageBatch)."
   echo "moto $(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')." \
     "Latency: from sending Publish to the consumer holding the message. Reproduce: \`bench/fanout.sh\`."

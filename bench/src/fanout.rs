@@ -251,7 +251,7 @@ pub async fn run(plan: &FanoutPlan) -> Result<FanoutResult> {
         duplicates: subs.duplicates,
         publish_seconds: round(publish_seconds),
         seconds: round(seconds),
-        publish_per_s: (pubs.count as f64 / publish_seconds).round(),
+        publish_per_s: round(pubs.count as f64 / publish_seconds),
         delivered_per_s: (subs.count as f64 / seconds).round(),
         publish_p50_ms: ms(&pubs.hist, 0.5),
         publish_p99_ms: ms(&pubs.hist, 0.99),
@@ -508,7 +508,7 @@ pub fn markdown(results: &[FanoutResult], lull: &str, peer: &str) -> String {
         let _ = writeln!(out, "### {title}\n");
         let _ = writeln!(
             out,
-            "| queues | publishes/s | {lull} deliveries/s | p50 ms | p99 ms | {peer} deliveries/s | p50 ms | p99 ms | deliveries ÷ {peer} | p99 {peer} ÷ {lull} |"
+            "| queues | publishes/s ({lull} / {peer}) | {lull} deliveries/s | p50 ms | p99 ms | {peer} deliveries/s | p50 ms | p99 ms | deliveries ÷ {peer} | p99 {peer} ÷ {lull} |"
         );
         let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for &q in &queues {
@@ -517,12 +517,13 @@ pub fn markdown(results: &[FanoutResult], lull: &str, peer: &str) -> String {
             if l.is_none() && p.is_none() {
                 continue;
             }
-            let pubs = match (l, p) {
-                (Some(l), Some(p)) => format!("{:.0} / {:.0}", l.publish_per_s, p.publish_per_s),
-                (Some(l), None) => format!("{:.0} / —", l.publish_per_s),
-                (None, Some(p)) => format!("— / {:.0}", p.publish_per_s),
-                (None, None) => "—".into(),
+            // Paced runs are slow enough that whole numbers would hide the rate.
+            let rate = |r: Option<&FanoutResult>| match r {
+                Some(r) if r.publish_per_s < 10.0 => format!("{:.1}", r.publish_per_s),
+                Some(r) => format!("{:.0}", r.publish_per_s),
+                None => "—".into(),
             };
+            let pubs = format!("{} / {}", rate(l), rate(p));
             let _ = writeln!(
                 out,
                 "| {q} | {pubs} | {} | {} | {} | {} | {} | {} | {} | {} |",
