@@ -7,8 +7,8 @@
 #      the slower of the two delivered in step 1 (so neither is measured with a growing backlog).
 # Writes bench/results/fanout.{md,jsonl}.
 #
-#   bench/fanout.sh           # about 5 minutes
-#   bench/fanout.sh --quick   # 2 s runs, 1 and 10 queues
+#   bench/fanout.sh           # about 4 minutes
+#   bench/fanout.sh --quick   # 2 s runs (paced 4 s), 1 and 10 queues
 #
 # Environment knobs (defaults in brackets):
 #   BENCH_SECONDS [5]             seconds of publishing per saturated run (both targets)
@@ -150,7 +150,8 @@ done
   echo
   echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1);" \
     "server and load generator on the same host. Commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-    "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)')."
+    "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)');" \
+    "lull built $(date -u -r "$LULL" +%Y-%m-%dT%H:%MZ)."
   echo "One topic, N SQS queues subscribed ($([[ ${#ENVELOPE[@]} -gt 0 ]] && echo 'SNS JSON envelope' || echo 'raw delivery'))," \
     "${PUBLISHERS} publishers for ${SECS}s (paced: ${PACED_SECS}s), ${BODY}-byte messages, one consumer per queue" \
     "(ReceiveMessage of up to 10 with a 1 s long poll, DeleteMessageBatch)."

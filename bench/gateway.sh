@@ -10,7 +10,7 @@
 #      (examples/conversations_1m.rs).
 # Writes bench/results/gateway.{md,jsonl}, gateway-lateness.jsonl, gateway-memory.jsonl.
 #
-#   bench/gateway.sh           # about 6-8 minutes
+#   bench/gateway.sh           # about 10 minutes
 #   bench/gateway.sh --quick   # 3 s runs, 10 s lateness, 100,000 conversations in memory
 #
 # Environment knobs (defaults in brackets):
@@ -171,7 +171,8 @@ fi
   echo
   echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1);" \
     "lull and the load generator on the same host. Commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" \
-    "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)')."
+    "$(git diff --quiet 2>/dev/null || echo '(with uncommitted changes)');" \
+    "lull built $(date -u -r "$LULL" +%Y-%m-%dT%H:%MZ)."
   echo "Ingest: ${SECS}s per run, ${CONVERSATIONS} conversations, unique message ids; healthz and ingest" \
     "alternate at each connection count. Lateness: ${RATES// /, } fragments/s for ${LATE_SECS}s each," \
     "3 fragments per conversation 50 ms apart, window ${WINDOW_MS} ms."
