@@ -100,6 +100,14 @@ impl Engine {
         }
     }
 
+    /// Drops what the engine keeps in memory for a deleted queue, ending its long polls.
+    fn forget(&self, key: &QueueKey) {
+        if let Some(n) = self.inner.waiters.lock().remove(key) {
+            n.notify_waiters();
+        }
+        self.inner.purged_at.lock().remove(key);
+    }
+
     /// Ends all long polls at once (graceful shutdown).
     pub fn close(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);

@@ -114,7 +114,7 @@ impl Engine {
 
     pub async fn delete_queue(&self, key: &QueueKey) -> EngineResult<()> {
         if self.store().delete_queue(key).await? {
-            self.wake(key);
+            self.forget(key);
             Ok(())
         } else {
             Err(EngineError::QueueDoesNotExist)
